@@ -1,0 +1,33 @@
+"""Small 2D vector helpers shared by the engine (names follow ``jax2d.maths`` of the reference)."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+__all__ = ["rmat", "zero_to_one", "vv_cross", "sv_cross", "vs_cross"]
+
+
+def rmat(angle: jnp.ndarray) -> jnp.ndarray:
+    """Rotation matrix ``[[cos, -sin], [sin, cos]]`` for ``angle`` (shape ``(..., 2, 2)``)."""
+    c, s = jnp.cos(angle), jnp.sin(angle)
+    return jnp.stack([jnp.stack([c, -s], -1), jnp.stack([s, c], -1)], -2)
+
+
+def zero_to_one(x: jnp.ndarray) -> jnp.ndarray:
+    """1 where ``x == 0`` exactly, else ``x``: keeps masked lanes from dividing by zero."""
+    return jnp.where(x == 0, jnp.ones_like(x), x)
+
+
+def vv_cross(a: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
+    """Scalar cross product ``a.x*b.y - a.y*b.x`` over the last axis."""
+    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+
+
+def sv_cross(s: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
+    """``s × v`` for scalar ``s``: the velocity ``(-s*v.y, s*v.x)`` an angular speed gives at ``v``."""
+    return jnp.stack([-s * v[..., 1], s * v[..., 0]], -1)
+
+
+def vs_cross(v: jnp.ndarray, s: jnp.ndarray) -> jnp.ndarray:
+    """``v × s`` for scalar ``s``: ``(s*v.y, -s*v.x)``."""
+    return jnp.stack([s * v[..., 1], -s * v[..., 0]], -1)

@@ -1,0 +1,330 @@
+"""Impulses: motors, thrusters, warm starting, and the sequential-impulse velocity solver.
+
+Formulas, evaluation order and masking follow the reference exactly (spec §2). Masked results are
+selects (``jnp.where``), never multiplications, so NaN in an unused slot never leaks into a used
+one.
+
+Contact batches: the reference re-derives the Jacobi batch partition from the manifolds'
+``active`` flags with a stable argsort inside every solver call (30 sorts per step). Activity is
+fixed during a step, so we build the partition once per step (without sorting) and keep each
+family's per-contact data and accumulators in batch layout for the whole solve.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+
+from jax2d._bodies import Bodies
+from jax2d.maths import zero_to_one
+from jax2d.sim_state import CollisionManifold, Joint, SimParams, Thruster
+
+
+def _rot(angle, v):
+    c, s = jnp.cos(angle), jnp.sin(angle)
+    return jnp.stack([c * v[..., 0] + -s * v[..., 1], s * v[..., 0] + c * v[..., 1]], -1)
+
+
+def _cross(a, b):
+    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+
+
+def _sv(s, v):
+    return jnp.stack([-s * v[..., 1], s * v[..., 0]], -1)
+
+
+def _dot(a, b):
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]
+
+
+def _not_both_fixed(ma, mb):
+    return ~((ma == 0) & (mb == 0))
+
+
+def _mask(m, x):
+    return jnp.where(m.reshape(m.shape + (1,) * (x.ndim - m.ndim)), x, jnp.zeros_like(x))
+
+
+# --------------------------------------------------------------------------- motors, thrusters
+
+
+def apply_motors(b: Bodies, joint: Joint, u, params: SimParams) -> Bodies:
+    """Motor impulses of all joints from the same state, summed (spec §2.3)."""
+    ga, gb = joint.a_index, joint.b_index
+    ma, mb = b.inverse_mass[ga], b.inverse_mass[gb]
+    ia, ib = b.inverse_inertia[ga], b.inverse_inertia[gb]
+    applies = (
+        _not_both_fixed(ma, mb)
+        & joint.active
+        & b.active[ga]
+        & b.active[gb]
+        & joint.motor_on
+        & (u != 0)
+        & ~joint.is_fixed_joint
+    )
+    axial = 1.0 / zero_to_one(ia + ib)
+    power = params.base_motor_power * joint.motor_power * params.dt * axial
+    wa, wb = b.angular_velocity[ga], b.angular_velocity[gb]
+    target = wb - wa - joint.motor_speed * u * params.base_motor_speed
+    direction = jnp.tanh(target * params.motor_decay_coefficient)
+    rel = b.rotation[gb] - b.rotation[ga] - joint.rotation
+    clamped = jnp.clip(
+        rel,
+        joint.min_rotation + params.motor_joint_limit,
+        joint.max_rotation - params.motor_joint_limit,
+    )
+    e = rel - clamped
+    fade = jnp.where(
+        (e == 0) | ~joint.motor_has_joint_limits,
+        1.0,
+        jnp.maximum(0.0, 1.0 - jnp.abs(e) / params.motor_joint_limit),
+    )
+    power = power * jnp.maximum(fade, jnp.where(jnp.sign(e) != jnp.sign(u), 1.0, 0.0))
+    dwa = _mask(applies, power * direction * ia)
+    dwb = _mask(applies, -power * direction * ib)
+    return b.add(jnp.concatenate([ga, gb]), dw=jnp.concatenate([dwa, dwb]))
+
+
+def apply_thrusters(b: Bodies, thruster: Thruster, u, params: SimParams) -> Bodies:
+    """Thruster impulses, summed (spec §2.4). The body's ``active`` flag is not consulted."""
+    g = thruster.object_index
+    rot = b.rotation[g]
+    arm = _rot(rot, thruster.relative_position)
+    theta = thruster.rotation + rot
+    d = jnp.stack([jnp.cos(theta), jnp.sin(theta)], -1)
+    f = thruster.power * thruster.active * params.base_thruster_power * u * params.dt
+    dw = b.inverse_inertia[g] * _cross(arm, d) * f
+    dv = b.inverse_mass[g][:, None] * d * f[:, None]
+    return b.add(g, dv=dv, dw=dw)
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+class ContactSet(NamedTuple):
+    """Per-contact constants of one family for one step (flattened to ``(n,)`` lanes)."""
+
+    ga: jnp.ndarray
+    gb: jnp.ndarray
+    normal: jnp.ndarray
+    point: jnp.ndarray
+    bias: jnp.ndarray
+    target: jnp.ndarray
+    mu: jnp.ndarray
+    applies: jnp.ndarray
+    ma: jnp.ndarray
+    mb: jnp.ndarray
+    ia: jnp.ndarray
+    ib: jnp.ndarray
+
+
+def contact_set(
+    b: Bodies, friction, m: CollisionManifold, ga, gb, cm, params: SimParams
+) -> ContactSet:
+    """Gather everything a contact solve needs that stays constant during the step."""
+    ma, mb = b.inverse_mass[ga], b.inverse_mass[gb]
+    applies = m.active & _not_both_fixed(ma, mb) & cm[ga, gb] & b.active[ga] & b.active[gb]
+    bias = (-params.baumgarte_coefficient_collision / params.dt) * jnp.minimum(
+        0.0, -m.penetration + params.slop
+    )
+    fa, fb = friction[ga] * params.base_friction, friction[gb] * params.base_friction
+    mu = jnp.sqrt(fa * fa + fb * fb)
+    return ContactSet(
+        ga, gb, m.normal, m.collision_point, bias, m.restitution_velocity_target, mu, applies,
+        ma, mb, b.inverse_inertia[ga], b.inverse_inertia[gb],
+    )  # fmt: skip
+
+
+def warm_start_contacts(b: Bodies, c: ContactSet, acc_n, acc_t) -> Bodies:
+    """Re-apply last step's accumulated contact impulses (spec §2.5)."""
+    n = c.normal
+    t = jnp.stack([n[..., 1], -n[..., 0]], -1)
+    j = acc_n[..., None] * n + acc_t[..., None] * t
+    r1, r2 = c.point - b.position[c.ga], c.point - b.position[c.gb]
+    ap = c.applies
+    dva = _mask(ap, -j * c.ma[..., None])
+    dvb = _mask(ap, j * c.mb[..., None])
+    dwa = _mask(ap, -c.ia * _cross(r1, j))
+    dwb = _mask(ap, c.ib * _cross(r2, j))
+    idx = jnp.concatenate([c.ga, c.gb])
+    return b.add(idx, dv=jnp.concatenate([dva, dvb]), dw=jnp.concatenate([dwa, dwb]))
+
+
+def solve_contacts(b: Bodies, c: ContactSet, acc_n, acc_t, params: SimParams):
+    """One Jacobi batch of contacts, all read from the same state (spec §2.8.3).
+
+    Returns the updated bodies and the new accumulated normal / tangent impulses.
+    """
+    pa, pb = b.position[c.ga], b.position[c.gb]
+    va, vb = b.velocity[c.ga], b.velocity[c.gb]
+    wa, wb = b.angular_velocity[c.ga], b.angular_velocity[c.gb]
+    n = c.normal
+    r1, r2 = c.point - pa, c.point - pb
+    vn = _dot((vb + _sv(wb, r2)) - (va + _sv(wa, r1)), n)
+    r1n, r2n = _dot(r1, n), _dot(r2, n)
+    kn = c.ma + c.mb + c.ia * (_dot(r1, r1) - r1n * r1n) + c.ib * (_dot(r2, r2) - r2n * r2n)
+    lam = (-vn + c.bias - c.target) / zero_to_one(kn)
+    big_n = jnp.maximum(acc_n + lam, 0.0)
+    lam = big_n - acc_n
+    jn = lam[..., None] * n
+    dva = -c.ma[..., None] * jn
+    dvb = c.mb[..., None] * jn
+    dwa = -c.ia * _cross(r1, jn)
+    dwb = c.ib * _cross(r2, jn)
+    t = jnp.stack([n[..., 1], -n[..., 0]], -1)
+    rel = ((vb + dvb) + _sv(wb + dwb, r2) - (va + dva)) - _sv(wa + dwa, r1)
+    vt = _dot(rel, t)
+    r1t, r2t = _dot(r1, t), _dot(r2, t)
+    kt = c.ma + c.mb + c.ia * (_dot(r1, r1) - r1t * r1t) + c.ib * (_dot(r2, r2) - r2t * r2t)
+    lt = -vt / zero_to_one(kt)
+    lim = c.mu * big_n
+    big_t = jnp.clip(acc_t + lt, -lim, lim)
+    lt = big_t - acc_t
+    jt = lt[..., None] * t
+    dva = dva - c.ma[..., None] * jt
+    dwa = dwa - c.ia * _cross(r1, jt)
+    dvb = dvb + c.mb[..., None] * jt
+    dwb = dwb + c.ib * _cross(r2, jt)
+    ap = c.applies
+    ap2 = jnp.concatenate([ap, ap])
+    idx = jnp.concatenate([c.ga, c.gb])
+    b = b.add(
+        idx,
+        dv=_mask(ap2, jnp.concatenate([dva, dvb])),
+        dw=_mask(ap2, jnp.concatenate([dwa, dwb])),
+    )
+    return b, _mask(ap, big_n), _mask(ap, big_t)
+
+
+class BatchLayout(NamedTuple):
+    """Where each contact sits in the reference's Jacobi batch partition (spec §2.8.1).
+
+    ``slots[j, s]`` is the contact solved in batch ``j``, lane ``s`` (-1 = padding), and
+    ``where[k]`` is contact ``k``'s flat position ``j * BS + s`` in that ``(nb, BS)`` layout.
+    """
+
+    slots: jnp.ndarray
+    where: jnp.ndarray
+
+
+def batch_layout(act, batch_size: int) -> BatchLayout:
+    """Stable 'inactive first, then active' order, dealt round-robin into batches, sort-free."""
+    n = act.shape[0]
+    nb = -(-n // batch_size)
+    a = act.astype(jnp.int32)
+    num_active = jnp.sum(a)
+    before_act = jnp.cumsum(a) - a
+    before_inact = jnp.cumsum(1 - a) - (1 - a)
+    pos = jnp.where(act, n - num_active + before_act, before_inact)  # flat position p
+    batch, lane = pos % nb, pos // nb
+    where = batch * batch_size + lane
+    slots = jnp.full((nb * batch_size,), -1, jnp.int32).at[where].set(jnp.arange(n))
+    return BatchLayout(slots.reshape(nb, batch_size), where)
+
+
+def padding_batches(n: int, batch_size: int) -> list[int]:
+    """Static list of batches holding at least one padding lane (where the alias fires)."""
+    if n % batch_size == 0:
+        return []
+    nb = -(-n // batch_size)
+    return [j for j in range(nb) if (batch_size - 1) * nb + j >= n]
+
+
+def to_layout(x, slots):
+    """Gather per-contact values ``x`` (leading dim ``n``) into ``(nb, BS, ...)`` batch layout."""
+    return x[jnp.maximum(slots, 0)]
+
+
+# --------------------------------------------------------------------------- joints
+
+
+def warm_start_joints(b: Bodies, joint: Joint) -> Bodies:
+    """Re-apply the joints' accumulated impulses (spec §2.5)."""
+    ga, gb = joint.a_index, joint.b_index
+    ma, mb = b.inverse_mass[ga], b.inverse_mass[gb]
+    ia, ib = b.inverse_inertia[ga], b.inverse_inertia[gb]
+    applies = joint.active & _not_both_fixed(ma, mb) & b.active[ga] & b.active[gb]
+    r1 = _rot(b.rotation[ga], joint.a_relative_pos)
+    r2 = _rot(b.rotation[gb], joint.b_relative_pos)
+    j, k = joint.acc_impulse, joint.acc_r_impulse
+    dva = _mask(applies, j * ma[:, None])
+    dvb = _mask(applies, -j * mb[:, None])
+    dwa = _mask(applies, ia * _cross(r1, j) + k * ia)
+    dwb = _mask(applies, -ib * _cross(r2, j) - k * ib)
+    idx = jnp.concatenate([ga, gb])
+    return b.add(idx, dv=jnp.concatenate([dva, dvb]), dw=jnp.concatenate([dwa, dwb]))
+
+
+def solve_joint(b: Bodies, joint: Joint, j: int, acc, acc_r, params: SimParams):
+    """Solve joint slot ``j`` against the current bodies (spec §2.7).
+
+    Returns ``(bodies, global_position, acc_impulse, acc_r_impulse)`` for that slot.
+    """
+    ga, gb = joint.a_index[j], joint.b_index[j]
+    ma, mb = b.inverse_mass[ga], b.inverse_mass[gb]
+    ia, ib = b.inverse_inertia[ga], b.inverse_inertia[gb]
+    applies = _not_both_fixed(ma, mb) & joint.active[j] & b.active[ga] & b.active[gb]
+    big_m = zero_to_one(ma + mb)
+    big_i = zero_to_one(ia + ib)
+    rot_a, rot_b = b.rotation[ga], b.rotation[gb]
+    pos_a, pos_b = b.position[ga], b.position[gb]
+    r_a = _rot(rot_a, joint.a_relative_pos[j])
+    r_b = _rot(rot_b, joint.b_relative_pos[j])
+    p_a, p_b = pos_a + r_a, pos_b + r_b
+    ma1, mb1 = zero_to_one(ma), zero_to_one(mb)
+    jp = (p_a / ma1 + p_b / mb1) / (1.0 / ma1 + 1.0 / mb1)
+    jp = jnp.where(ma == 0, p_a, jnp.where(mb == 0, p_b, jp))
+    wa, wb = b.angular_velocity[ga], b.angular_velocity[gb]
+    vrel = (b.velocity[gb] + _sv(wb, jp - pos_b)) - (b.velocity[ga] + _sv(wa, jp - pos_a))
+    d = vrel / zero_to_one(jnp.sqrt(_dot(vrel, vrel)))
+    imp = vrel + params.baumgarte_coefficient_joints_v * (p_b - p_a)
+    ca, cb = _cross(r_a, d), _cross(r_b, d)
+    imp = imp / zero_to_one(big_m + (ca * ca * ia + cb * cb * ib))
+    imp = imp * params.joint_stiffness
+    dva, dvb = ma * imp, -mb * imp
+    dwa, dwb = _cross(r_a, imp) * ia, -_cross(r_b, imp) * ib
+    corr = (p_b - p_a) / big_m
+    dpa = corr * ma * params.baumgarte_coefficient_joints_p
+    dpb = -corr * mb * params.baumgarte_coefficient_joints_p
+
+    rel = rot_b - rot_a - joint.rotation[j]
+    tgt = jnp.clip(rel, joint.min_rotation[j], joint.max_rotation[j])
+    e_lim = (rel - tgt) * params.baumgarte_coefficient_rjoint_limit_av
+    e_fix = (rot_b - rot_a - joint.rotation[j]) * params.baumgarte_coefficient_fjoint_av
+    raw = ((wb + dwb) - wa) - dwa
+    fixed = joint.is_fixed_joint[j]
+    dav = jnp.where(
+        fixed, raw + e_fix, jnp.where(jnp.sign(raw) == jnp.sign(e_lim), raw + e_lim, 0.0)
+    )
+    k = dav / big_i
+    k = jnp.where(fixed | (joint.motor_has_joint_limits[j] & (tgt != rel)), k, 0.0)
+    dwa = dwa + k * ia
+    dwb = dwb - k * ib
+
+    idx = jnp.stack([ga, gb])
+    b = b.add(
+        idx,
+        dv=_mask(applies, jnp.stack([dva, dvb])),
+        dw=_mask(applies, jnp.stack([dwa, dwb])),
+        dp=_mask(applies, jnp.stack([dpa, dpb])),
+    )
+    new_acc = _mask(applies, imp + acc)
+    new_acc_r = jnp.where(applies & fixed, k + acc_r, 0.0)
+    return b, _mask(applies, jp), new_acc, new_acc_r
+
+
+__all__ = [
+    "apply_motors",
+    "apply_thrusters",
+    "ContactSet",
+    "contact_set",
+    "warm_start_contacts",
+    "solve_contacts",
+    "BatchLayout",
+    "batch_layout",
+    "padding_batches",
+    "to_layout",
+    "warm_start_joints",
+    "solve_joint",
+]
