@@ -9,10 +9,10 @@ use two ``argmin`` passes, which break ties identically (first index wins) and a
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jax2d._packed import packed_take
 from jax2d.maths import zero_to_one
 from jax2d.sim_state import CollisionManifold
 
@@ -27,16 +27,20 @@ ROT_L = np.array(
 _PI32 = np.float32(np.pi)
 
 
-def _rot(angle, v):
-    """``R(angle) v`` as ``(m00 x + m01 y, m10 x + m11 y)``."""
-    c, s = jnp.cos(angle), jnp.sin(angle)
+# Rotations take a precomputed (cos, sin): XLA CPU inlines a large polynomial for every
+# transcendental in every fusion, so computing each angle's cos/sin once saves compile and run time.
+def _rot(c, s, v):
+    """``R v`` as ``(m00 x + m01 y, m10 x + m11 y)`` for ``R = [[c, -s], [s, c]]``."""
     return jnp.stack([c * v[..., 0] + -s * v[..., 1], s * v[..., 0] + c * v[..., 1]], -1)
 
 
-def _rot_t(angle, v):
-    """``R(angle)^T v``."""
-    c, s = jnp.cos(angle), jnp.sin(angle)
+def _rot_t(c, s, v):
+    """``R^T v``."""
     return jnp.stack([c * v[..., 0] + s * v[..., 1], -s * v[..., 0] + c * v[..., 1]], -1)
+
+
+def _trig(angle):
+    return jnp.cos(angle), jnp.sin(angle)
 
 
 def _cross(a, b):
@@ -81,7 +85,7 @@ def _finish(active, normal, pen, cp, target, old: CollisionManifold) -> Collisio
 
 
 def _take(body, idx):
-    return jax.tree_util.tree_map(lambda x: x[idx], body)
+    return packed_take(body, idx)
 
 
 def detect_cc(circle, pairs: np.ndarray, old: CollisionManifold) -> CollisionManifold:
@@ -110,10 +114,11 @@ def _edge_ends(v, n_vertices):
 
 def detect_cr(circle, polygon, pairs: np.ndarray, old: CollisionManifold) -> CollisionManifold:
     """Circle–polygon contacts; pair ``(c, p)``; the normal points circle → polygon."""
-    c_b, p_b = _take(circle, pairs[:, 0]), _take(polygon, pairs[:, 1])
+    c_b = _take(circle, pairs[:, 0])
+    p_b, pc, ps = _take((polygon, *_trig(polygon.rotation)), pairs[:, 1])
     v = p_b.vertices[:, :4]  # the reference hard-wires vertex slots 0..3
     w = _edge_ends(v, p_b.n_vertices)
-    c = _rot_t(p_b.rotation, c_b.position - p_b.position)[:, None, :]
+    c = _rot_t(pc, ps, c_b.position - p_b.position)[:, None, :]
     s = (v[..., 0] - c[..., 0]) * (w[..., 1] - c[..., 1]) - (v[..., 1] - c[..., 1]) * (
         w[..., 0] - c[..., 0]
     )
@@ -139,10 +144,10 @@ def detect_cr(circle, polygon, pairs: np.ndarray, old: CollisionManifold) -> Col
         & p_b.active
         & should_collide(p_b.collision_mode, c_b.collision_mode)
     )
-    nw = _rot(p_b.rotation, local) * jnp.where(inside, -1.0, 1.0)[:, None]
+    nw = _rot(pc, ps, local) * jnp.where(inside, -1.0, 1.0)[:, None]
     n = -nw / zero_to_one(_norm(nw))[:, None]
     pen = jnp.where(inside, r, r - d)
-    cp = _rot(p_b.rotation, q) + p_b.position
+    cp = _rot(pc, ps, q) + p_b.position
     target = _restitution_target(
         n, cp, c_b.position, p_b.position, c_b.velocity, p_b.velocity,
         c_b.angular_velocity, p_b.angular_velocity, c_b.restitution, p_b.restitution,
@@ -161,33 +166,34 @@ def _local_normals(v, n_vertices):
     )  # fmt: skip
 
 
-def _axis(va, na, nrm_a, pos_a, rot_a, bw, nb):
-    """Separating-axis search on A's faces against B's world vertices ``bw``.
+def _axis(va, na, nrm_a, pos_a, cos_a, sin_a, bw, nb):
+    """Separating-axis search on A's faces against B's world vertices ``bw``, all faces at once.
 
+    Equivalent to the reference's loop ``if sep > best and e < n_A`` starting from
+    ``best = -99999``: the first face reaching the maximum wins.
     Returns ``(best_separation, face_index, (deepest, second) incident vertex indices of B)``.
     """
-    ba = _rot_t(rot_a[:, None], bw - pos_a[:, None, :])  # (n, 4, 2)
-    best = jnp.full(va.shape[:1], -99999.0, jnp.float32)
-    idx = jnp.full(va.shape[:1], -1, jnp.int32)
-    inc0 = jnp.zeros(va.shape[:1], jnp.int32)
-    inc1 = jnp.zeros(va.shape[:1], jnp.int32)
-    tri_a, tri_b = na == 3, nb == 3
+    ba = _rot_t(cos_a[:, None], sin_a[:, None], bw - pos_a[:, None, :])  # (n, 4, 2): B in A's frame
+    nrm = nrm_a[:, :, None, :]  # (n, face, 1, 2)
+    pa = _dot(nrm, va[:, None])  # (n, face, vertex)
+    pb = _dot(nrm, ba[:, None])
+    tri_a, tri_b = (na == 3)[:, None], (nb == 3)[:, None]
+    pa = pa.at[..., 3].set(jnp.where(tri_a, jnp.min(pa[..., :3], axis=-1) - 1, pa[..., 3]))
+    pb = pb.at[..., 3].set(jnp.where(tri_b, jnp.max(pb[..., :3], axis=-1) + 1, pb[..., 3]))
+    sep = jnp.min(pb, axis=-1) - jnp.max(pa, axis=-1)  # (n, face)
+    # First two entries of a stable ascending argsort of pb, without sorting.
+    c0 = jnp.argmin(pb, axis=-1)
     lanes = jnp.arange(4)
-    for e in range(4):
-        nrm = nrm_a[:, e, None, :]
-        pa = _dot(nrm, va)
-        pb = _dot(nrm, ba)
-        pa = pa.at[:, 3].set(jnp.where(tri_a, jnp.min(pa[:, :3], axis=1) - 1, pa[:, 3]))
-        pb = pb.at[:, 3].set(jnp.where(tri_b, jnp.max(pb[:, :3], axis=1) + 1, pb[:, 3]))
-        sep = jnp.min(pb, axis=1) - jnp.max(pa, axis=1)
-        # First two entries of a stable ascending argsort, without sorting.
-        c0 = jnp.argmin(pb, axis=1)
-        c1 = jnp.argmin(jnp.where(lanes[None] == c0[:, None], jnp.inf, pb), axis=1)
-        better = (sep > best) & (e < na)
-        best = jnp.where(better, sep, best)
-        idx = jnp.where(better, e, idx)
-        inc0 = jnp.where(better, c0, inc0)
-        inc1 = jnp.where(better, c1, inc1)
+    c1 = jnp.argmin(jnp.where(lanes == c0[..., None], jnp.inf, pb), axis=-1)
+    faces = jnp.arange(4)[None, :]
+    cand = jnp.where((faces < na[:, None]) & ~jnp.isnan(sep), sep, -jnp.inf)
+    e = jnp.argmax(cand, axis=-1)
+    top = jnp.take_along_axis(cand, e[:, None], axis=-1)[:, 0]
+    found = top > -99999.0
+    best = jnp.where(found, top, -99999.0)
+    idx = jnp.where(found, e, -1).astype(jnp.int32)
+    inc0 = jnp.where(found, jnp.take_along_axis(c0, e[:, None], axis=-1)[:, 0], 0)
+    inc1 = jnp.where(found, jnp.take_along_axis(c1, e[:, None], axis=-1)[:, 0], 0)
     return best, idx, inc0, inc1
 
 
@@ -197,24 +203,37 @@ def _pick(arr, idx):
 
 def detect_rr(polygon, pairs: np.ndarray, old: CollisionManifold) -> CollisionManifold:
     """Polygon–polygon contacts (two slots per pair); the normal points from a to b."""
-    a, b = _take(polygon, pairs[:, 0]), _take(polygon, pairs[:, 1])
+    trig = _trig(polygon.rotation)
+    a, ca, sa_ = _take((polygon, *trig), pairs[:, 0])
+    b, cb, sb_ = _take((polygon, *trig), pairs[:, 1])
     va, vb = a.vertices[:, :4], b.vertices[:, :4]
-    aw = _rot(a.rotation[:, None], va) + a.position[:, None, :]
-    bw = _rot(b.rotation[:, None], vb) + b.position[:, None, :]
+    aw = _rot(ca[:, None], sa_[:, None], va) + a.position[:, None, :]
+    bw = _rot(cb[:, None], sb_[:, None], vb) + b.position[:, None, :]
     na_l, nb_l = _local_normals(va, a.n_vertices), _local_normals(vb, b.n_vertices)
-    sa, ia, ia0, ia1 = _axis(va, a.n_vertices, na_l, a.position, a.rotation, bw, b.n_vertices)
-    sb, ib, ib0, ib1 = _axis(vb, b.n_vertices, nb_l, b.position, b.rotation, aw, a.n_vertices)
+    # Both directions, (a on b) and (b on a), in one vectorised search.
+    n = va.shape[0]
+
+    def both(x, y):
+        return jnp.concatenate([x, y])
+
+    s2, i2, c0, c1 = _axis(
+        both(va, vb), both(a.n_vertices, b.n_vertices), both(na_l, nb_l),
+        both(a.position, b.position), both(ca, cb), both(sa_, sb_), both(bw, aw),
+        both(b.n_vertices, a.n_vertices),
+    )  # fmt: skip
+    sa, ia, ia0, ia1 = s2[:n], i2[:n], c0[:n], c1[:n]
+    sb, ib, ib0, ib1 = s2[n:], i2[n:], c0[n:], c1[n:]
     b_ref = sa + 0.01 < sb
     sep = jnp.maximum(sa, sb)
     colliding = (sep < 0) & a.active & b.active & should_collide(a.collision_mode, b.collision_mode)
 
-    def face(world, local_normals, rot, i, nv):
+    def face(world, local_normals, c, s, i, nv):
         ref0 = _pick(world, i)
         ref1 = _pick(world, (i + 1) % nv)
-        return ref0, ref1, _rot(rot, _pick(local_normals, i))
+        return ref0, ref1, _rot(c, s, _pick(local_normals, i))
 
-    ra0, ra1, n_a = face(aw, na_l, a.rotation, ia, a.n_vertices)
-    rb0, rb1, n_b = face(bw, nb_l, b.rotation, ib, b.n_vertices)
+    ra0, ra1, n_a = face(aw, na_l, ca, sa_, ia, a.n_vertices)
+    rb0, rb1, n_b = face(bw, nb_l, cb, sb_, ib, b.n_vertices)
     sel = b_ref[:, None]
     ref0 = jnp.where(sel, rb0, ra0)
     ref1 = jnp.where(sel, rb1, ra1)
@@ -223,11 +242,11 @@ def detect_rr(polygon, pairs: np.ndarray, old: CollisionManifold) -> CollisionMa
     inc_p1 = jnp.where(sel, _pick(aw, ib1), _pick(bw, ia1))
 
     delta = ref0 - ref1
-    phi = _PI32 + jnp.arctan2(delta[:, 0], delta[:, 1])
+    phi_c, phi_s = _trig(_PI32 + jnp.arctan2(delta[:, 0], delta[:, 1]))
     length = _norm(delta)
 
     def to_face(p):
-        loc = _rot(phi, p - ref0)
+        loc = _rot(phi_c, phi_s, p - ref0)
         x = jnp.clip(loc[:, 0], -99999.0, 999999.0)
         y = jnp.clip(loc[:, 1], 0.0, length)
         return x, y
@@ -238,8 +257,8 @@ def detect_rr(polygon, pairs: np.ndarray, old: CollisionManifold) -> CollisionMa
     both = jnp.minimum(x0, x1) > 0
     pk = jnp.stack([jnp.where(first, x0, x1), jnp.where(first, y0, y1)], -1)
     po = jnp.stack([jnp.where(first, x1, x0), jnp.where(first, y1, y0)], -1)
-    cp1 = _rot_t(phi, pk) + ref0
-    cp2 = _rot_t(phi, po) + ref0
+    cp1 = _rot_t(phi_c, phi_s, pk) + ref0
+    cp2 = _rot_t(phi_c, phi_s, po) + ref0
     active = jnp.stack([colliding, colliding & both], 1)
     cp = jnp.stack([cp1, cp2], 1)
     normal = jnp.broadcast_to(n[:, None, :], cp.shape)

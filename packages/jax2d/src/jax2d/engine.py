@@ -44,7 +44,6 @@ from jax2d.sim_state import (
     CollisionManifold,
     Joint,
     RigidBody,
-    SimParams,
     SimState,
     StaticSimParams,
     Thruster,
@@ -74,7 +73,7 @@ __all__ = [
 
 
 def _rot(angle, v):
-    c, s = jnp.cos(angle), jnp.sin(angle)
+    c, s = jnp.cos(angle), jnp.sin(angle)  # one angle per call site: computed once
     return jnp.stack([c * v[..., 0] + -s * v[..., 1], s * v[..., 0] + c * v[..., 1]], -1)
 
 
@@ -381,6 +380,7 @@ class PhysicsEngine:
             (cr.acc_impulse_normal, cr.acc_impulse_tangent),
             (cc.acc_impulse_normal, cc.acc_impulse_tangent),
         ]
+        arms = solver.joint_arms(b, state.joint)
         if st.do_warm_starting:
             rr_both = jax.tree_util.tree_map(lambda x, y: jnp.concatenate([x, y]), *sets[:2])
             if self.num_rr:
@@ -391,67 +391,23 @@ class PhysicsEngine:
             for cs, (an, at) in zip(sets[2:], accs[2:]):
                 if cs.ga.shape[0]:
                     b = solver.warm_start_contacts(b, cs, an, at)
-            b = solver.warm_start_joints(b, state.joint)
+            b = solver.warm_start_joints(b, state.joint, arms)
 
-        # Partition each family into Jacobi batches once: activity is fixed during the solve.
-        bs = st.solver_batch_size
         rr_act = rr.active[:, 0] | rr.active[:, 1]
-        families = []  # (n, layout, contact set in layout, padding batches)
-        for cs, act in zip(sets, [rr_act, rr_act, cr.active, cc.active]):
-            n = act.shape[0]
-            if n == 0:
-                families.append(None)
-                continue
-            lay = solver.batch_layout(act, bs)
-            cs_l = jax.tree_util.tree_map(lambda x: solver.to_layout(x, lay.slots), cs)
-            cs_l = cs_l._replace(applies=cs_l.applies & (lay.slots >= 0))
-            families.append((n, lay, cs_l, solver.padding_batches(n, bs)))
-        acc_l = [
-            None if fam is None else tuple(solver.to_layout(a, fam[1].slots) for a in acc)
-            for fam, acc in zip(families, accs)
-        ]
-
-        joint = state.joint
-
-        def iteration(_, carry):
-            b, j_gp, j_acc, j_acc_r, acc_l = carry
-            for j in range(nj):
-                b, gp, a, ar = solver.solve_joint(b, joint, j, j_acc[j], j_acc_r[j], params)
-                j_gp, j_acc, j_acc_r = j_gp.at[j].set(gp), j_acc.at[j].set(a), j_acc_r.at[j].set(ar)
-            new_acc = []
-            for fam, acc in zip(families, acc_l):
-                if fam is None:
-                    new_acc.append(None)
-                    continue
-                n, lay, cs_l, pad = fam
-                an, at = acc
-                for k in range(lay.slots.shape[0]):
-                    row = jax.tree_util.tree_map(lambda x, k=k: x[k], cs_l)
-                    b, nn, nt = solver.solve_contacts(b, row, an[k], at[k], params)
-                    an, at = an.at[k].set(nn), at.at[k].set(nt)
-                    if k in pad:  # the reference's -1 padding index aliases contact n-1
-                        last = lay.slots == n - 1
-                        an, at = jnp.where(last, 0.0, an), jnp.where(last, 0.0, at)
-                new_acc.append((an, at))
-            return b, j_gp, j_acc, j_acc_r, new_acc
-
-        carry = (b, joint.global_position, joint.acc_impulse, joint.acc_r_impulse, acc_l)
-        b, j_gp, j_acc, j_acc_r, acc_l = jax.lax.fori_loop(
-            0, st.num_solver_iterations, iteration, carry
+        rows = solver.contact_rows(
+            sets, accs, [rr_act, rr_act, cr.active, cc.active], st.solver_batch_size
         )
-
-        def unlayout(fam, acc, old):
-            if fam is None:
-                return old
-            return tuple(a.reshape(-1)[fam[1].where] for a in acc)
-
-        post = [unlayout(f, a, o) for f, a, o in zip(families, acc_l, accs)]
+        b, j_gp, j_acc, j_acc_r, acc_n, acc_t = solver.solve_velocities(
+            b, state.joint, arms, rows, st.num_solver_iterations, params
+        )
+        post = rows.unlayout(acc_n, acc_t, accs)
         rr = rr.replace(
             acc_impulse_normal=jnp.stack([post[0][0], post[1][0]], 1),
             acc_impulse_tangent=jnp.stack([post[0][1], post[1][1]], 1),
         )
         cr = cr.replace(acc_impulse_normal=post[2][0], acc_impulse_tangent=post[2][1])
         cc = cc.replace(acc_impulse_normal=post[3][0], acc_impulse_tangent=post[3][1])
+        joint = state.joint
         if st.do_warm_starting:
             state = state.replace(acc_rr_manifolds=rr, acc_cr_manifolds=cr, acc_cc_manifolds=cc)
 
@@ -468,6 +424,3 @@ class PhysicsEngine:
         )
         rr0 = jax.tree_util.tree_map(lambda x: x[:, 0], rr)
         return state, (rr0, cr, cc)
-
-
-_ = SimParams

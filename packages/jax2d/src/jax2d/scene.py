@@ -216,7 +216,9 @@ def add_circle_to_scene(
         angular_velocity=_set(circ.angular_velocity, slot, angular_velocity, ok),
         friction=_set(circ.friction, slot, friction, ok),
         restitution=_set(circ.restitution, slot, restitution, ok),
-        inverse_mass=_set(circ.inverse_mass, slot, calc_inverse_mass_circle(radius, density) * free, ok),
+        inverse_mass=_set(
+            circ.inverse_mass, slot, calc_inverse_mass_circle(radius, density) * free, ok
+        ),
         inverse_inertia=_set(
             circ.inverse_inertia, slot, calc_inverse_inertia_circle(radius, density) * free, ok
         ),
@@ -237,9 +239,7 @@ def _add_joint(sim_state, static_sim_params, a_index, b_index, a_rel, b_rel, fie
         a_index=a_index, b_index=b_index, a_relative_pos=a_rel, b_relative_pos=b_rel, active=True
     )
     values.update(fields)
-    joint = joint.replace(
-        **{k: _set(getattr(joint, k), slot, v, ok) for k, v in values.items()}
-    )
+    joint = joint.replace(**{k: _set(getattr(joint, k), slot, v, ok) for k, v in values.items()})
     state = sim_state.replace(
         joint=joint, collision_matrix=calculate_collision_matrix(static_sim_params, joint)
     )

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 
 from jax2d._bodies import Bodies
+from jax2d._packed import packed_take
 from jax2d.maths import zero_to_one
 from jax2d.sim_state import CollisionManifold, Joint, SimParams, Thruster
 
 
-def _rot(angle, v):
-    c, s = jnp.cos(angle), jnp.sin(angle)
+def _rot(c, s, v):
     return jnp.stack([c * v[..., 0] + -s * v[..., 1], s * v[..., 0] + c * v[..., 1]], -1)
 
 
@@ -90,7 +91,7 @@ def apply_thrusters(b: Bodies, thruster: Thruster, u, params: SimParams) -> Bodi
     """Thruster impulses, summed (spec §2.4). The body's ``active`` flag is not consulted."""
     g = thruster.object_index
     rot = b.rotation[g]
-    arm = _rot(rot, thruster.relative_position)
+    arm = _rot(jnp.cos(rot), jnp.sin(rot), thruster.relative_position)
     theta = thruster.rotation + rot
     d = jnp.stack([jnp.cos(theta), jnp.sin(theta)], -1)
     f = thruster.power * thruster.active * params.base_thruster_power * u * params.dt
@@ -123,16 +124,18 @@ def contact_set(
     b: Bodies, friction, m: CollisionManifold, ga, gb, cm, params: SimParams
 ) -> ContactSet:
     """Gather everything a contact solve needs that stays constant during the step."""
-    ma, mb = b.inverse_mass[ga], b.inverse_mass[gb]
-    applies = m.active & _not_both_fixed(ma, mb) & cm[ga, gb] & b.active[ga] & b.active[gb]
+    body = (b.inverse_mass, b.inverse_inertia, b.active, friction)
+    ma, ia, act_a, fa = packed_take(body, ga)
+    mb, ib, act_b, fb = packed_take(body, gb)
+    applies = m.active & _not_both_fixed(ma, mb) & cm[ga, gb] & act_a & act_b
     bias = (-params.baumgarte_coefficient_collision / params.dt) * jnp.minimum(
         0.0, -m.penetration + params.slop
     )
-    fa, fb = friction[ga] * params.base_friction, friction[gb] * params.base_friction
+    fa, fb = fa * params.base_friction, fb * params.base_friction
     mu = jnp.sqrt(fa * fa + fb * fb)
     return ContactSet(
         ga, gb, m.normal, m.collision_point, bias, m.restitution_velocity_target, mu, applies,
-        ma, mb, b.inverse_inertia[ga], b.inverse_inertia[gb],
+        ma, mb, ia, ib,
     )  # fmt: skip
 
 
@@ -197,6 +200,92 @@ def solve_contacts(b: Bodies, c: ContactSet, acc_n, acc_t, params: SimParams):
     return b, _mask(ap, big_n), _mask(ap, big_t)
 
 
+class ContactRows(NamedTuple):
+    """All families' contacts in solve order: ``R`` rows (Jacobi batches) of ``BS`` lanes.
+
+    Rows are rr slot 0's batches, rr slot 1's, cr's, then cc's, so one ``lax.scan`` over rows
+    reproduces the reference's sequence of family solves with a single compiled body.
+    """
+
+    contacts: ContactSet  # leaves (R, BS, ...)
+    acc_n: jnp.ndarray  # (R * BS,) initial accumulated impulses, flat row-major
+    acc_t: jnp.ndarray
+    alias: jnp.ndarray  # (R,) flat index zeroed after row r (padding alias), R * BS = none
+    where: tuple  # per family: flat index of each contact, or None for an empty family
+
+    def unlayout(self, acc_n, acc_t, old):
+        """Per-family ``(acc_n, acc_t)`` in contact order (``old`` for empty families)."""
+        return [o if w is None else (acc_n[w], acc_t[w]) for w, o in zip(self.where, old)]
+
+
+def contact_rows(sets, accs, acts, batch_size: int) -> ContactRows:
+    """Lay out every family's contacts in the reference's batch partition, once per step."""
+    rows, acc_n, acc_t, alias, where = [], [], [], [], []
+    offset = 0
+    for cs, (an, at), act in zip(sets, accs, acts):
+        n = act.shape[0]
+        if n == 0:
+            where.append(None)
+            continue
+        lay = batch_layout(act, batch_size)
+        nb = lay.slots.shape[0]
+        cs_l, an_l, at_l = to_layout((cs, an, at), lay.slots)
+        rows.append(cs_l._replace(applies=cs_l.applies & (lay.slots >= 0)))
+        acc_n.append(an_l.reshape(-1))
+        acc_t.append(at_l.reshape(-1))
+        w = lay.where + offset * batch_size
+        pad = set(padding_batches(n, batch_size))
+        alias.extend([w[n - 1] if j in pad else -1 for j in range(nb)])
+        where.append(w)
+        offset += nb
+    if not rows:
+        return ContactRows(None, jnp.zeros(0), jnp.zeros(0), jnp.zeros(0, jnp.int32), tuple(where))
+    none = offset * batch_size
+    alias = jnp.stack([jnp.asarray(a if not isinstance(a, int) else none) for a in alias])
+    contacts = jax.tree_util.tree_map(lambda *x: jnp.concatenate(x), *rows)
+    return ContactRows(
+        contacts, jnp.concatenate(acc_n), jnp.concatenate(acc_t), alias.astype(jnp.int32),
+        tuple(where),
+    )  # fmt: skip
+
+
+def solve_velocities(b: Bodies, joint: Joint, arms, rows: ContactRows, iterations: int, params):
+    """``iterations`` rounds of: every joint in slot order, then every contact row in order."""
+    nj = joint.active.shape[0]
+    bs = None if rows.contacts is None else rows.contacts.ga.shape[1]
+
+    def joint_step(b, x):
+        jt, r_a, r_b, acc, acc_r = x
+        b, gp, acc, acc_r = solve_joint(b, jt, r_a, r_b, acc, acc_r, params)
+        return b, (gp, acc, acc_r)
+
+    def row_step(carry, x):
+        b, acc_n, acc_t = carry
+        cs, r, alias = x
+        an = jax.lax.dynamic_slice(acc_n, (r * bs,), (bs,))
+        at = jax.lax.dynamic_slice(acc_t, (r * bs,), (bs,))
+        b, an, at = solve_contacts(b, cs, an, at, params)
+        acc_n = jax.lax.dynamic_update_slice(acc_n, an, (r * bs,))
+        acc_t = jax.lax.dynamic_update_slice(acc_t, at, (r * bs,))
+        # The reference pads batches with index -1, which aliases the family's last contact.
+        acc_n = acc_n.at[alias].set(0.0, mode="drop")
+        acc_t = acc_t.at[alias].set(0.0, mode="drop")
+        return (b, acc_n, acc_t), None
+
+    def iteration(_, carry):
+        b, gp, acc, acc_r, acc_n, acc_t = carry
+        if nj:
+            b, (gp, acc, acc_r) = jax.lax.scan(joint_step, b, (joint, *arms, acc, acc_r))
+        if bs is not None:
+            xs = (rows.contacts, jnp.arange(rows.alias.shape[0]), rows.alias)
+            (b, acc_n, acc_t), _ = jax.lax.scan(row_step, (b, acc_n, acc_t), xs)
+        return b, gp, acc, acc_r, acc_n, acc_t
+
+    carry = (b, joint.global_position, joint.acc_impulse, joint.acc_r_impulse, rows.acc_n,
+             rows.acc_t)  # fmt: skip
+    return jax.lax.fori_loop(0, iterations, iteration, carry)
+
+
 class BatchLayout(NamedTuple):
     """Where each contact sits in the reference's Jacobi batch partition (spec §2.8.1).
 
@@ -231,22 +320,35 @@ def padding_batches(n: int, batch_size: int) -> list[int]:
     return [j for j in range(nb) if (batch_size - 1) * nb + j >= n]
 
 
-def to_layout(x, slots):
-    """Gather per-contact values ``x`` (leading dim ``n``) into ``(nb, BS, ...)`` batch layout."""
-    return x[jnp.maximum(slots, 0)]
+def to_layout(tree, slots):
+    """Gather per-contact values (leading dim ``n``) into ``(nb, BS, ...)`` batch layout."""
+    return packed_take(tree, jnp.maximum(slots, 0))
 
 
 # --------------------------------------------------------------------------- joints
 
 
-def warm_start_joints(b: Bodies, joint: Joint) -> Bodies:
+def joint_arms(b: Bodies, joint: Joint):
+    """World-frame anchor offsets ``R(rot_a) a_relative_pos`` and ``R(rot_b) b_relative_pos``.
+
+    Rotations do not change during the velocity solve, so these are computed once per step and
+    reused by the warm start and every iteration (the values are bitwise those the reference
+    recomputes each time).
+    """
+    ra, rb = b.rotation[joint.a_index], b.rotation[joint.b_index]
+    return (
+        _rot(jnp.cos(ra), jnp.sin(ra), joint.a_relative_pos),
+        _rot(jnp.cos(rb), jnp.sin(rb), joint.b_relative_pos),
+    )
+
+
+def warm_start_joints(b: Bodies, joint: Joint, arms) -> Bodies:
     """Re-apply the joints' accumulated impulses (spec §2.5)."""
     ga, gb = joint.a_index, joint.b_index
     ma, mb = b.inverse_mass[ga], b.inverse_mass[gb]
     ia, ib = b.inverse_inertia[ga], b.inverse_inertia[gb]
     applies = joint.active & _not_both_fixed(ma, mb) & b.active[ga] & b.active[gb]
-    r1 = _rot(b.rotation[ga], joint.a_relative_pos)
-    r2 = _rot(b.rotation[gb], joint.b_relative_pos)
+    r1, r2 = arms
     j, k = joint.acc_impulse, joint.acc_r_impulse
     dva = _mask(applies, j * ma[:, None])
     dvb = _mask(applies, -j * mb[:, None])
@@ -256,21 +358,19 @@ def warm_start_joints(b: Bodies, joint: Joint) -> Bodies:
     return b.add(idx, dv=jnp.concatenate([dva, dvb]), dw=jnp.concatenate([dwa, dwb]))
 
 
-def solve_joint(b: Bodies, joint: Joint, j: int, acc, acc_r, params: SimParams):
-    """Solve joint slot ``j`` against the current bodies (spec §2.7).
+def solve_joint(b: Bodies, jt: Joint, r_a, r_b, acc, acc_r, params: SimParams):
+    """Solve one joint (``jt`` holds that slot's fields as scalars) against the bodies (§2.7).
 
     Returns ``(bodies, global_position, acc_impulse, acc_r_impulse)`` for that slot.
     """
-    ga, gb = joint.a_index[j], joint.b_index[j]
+    ga, gb = jt.a_index, jt.b_index
     ma, mb = b.inverse_mass[ga], b.inverse_mass[gb]
     ia, ib = b.inverse_inertia[ga], b.inverse_inertia[gb]
-    applies = _not_both_fixed(ma, mb) & joint.active[j] & b.active[ga] & b.active[gb]
+    applies = _not_both_fixed(ma, mb) & jt.active & b.active[ga] & b.active[gb]
     big_m = zero_to_one(ma + mb)
     big_i = zero_to_one(ia + ib)
     rot_a, rot_b = b.rotation[ga], b.rotation[gb]
     pos_a, pos_b = b.position[ga], b.position[gb]
-    r_a = _rot(rot_a, joint.a_relative_pos[j])
-    r_b = _rot(rot_b, joint.b_relative_pos[j])
     p_a, p_b = pos_a + r_a, pos_b + r_b
     ma1, mb1 = zero_to_one(ma), zero_to_one(mb)
     jp = (p_a / ma1 + p_b / mb1) / (1.0 / ma1 + 1.0 / mb1)
@@ -288,17 +388,17 @@ def solve_joint(b: Bodies, joint: Joint, j: int, acc, acc_r, params: SimParams):
     dpa = corr * ma * params.baumgarte_coefficient_joints_p
     dpb = -corr * mb * params.baumgarte_coefficient_joints_p
 
-    rel = rot_b - rot_a - joint.rotation[j]
-    tgt = jnp.clip(rel, joint.min_rotation[j], joint.max_rotation[j])
+    rel = rot_b - rot_a - jt.rotation
+    tgt = jnp.clip(rel, jt.min_rotation, jt.max_rotation)
     e_lim = (rel - tgt) * params.baumgarte_coefficient_rjoint_limit_av
-    e_fix = (rot_b - rot_a - joint.rotation[j]) * params.baumgarte_coefficient_fjoint_av
+    e_fix = (rot_b - rot_a - jt.rotation) * params.baumgarte_coefficient_fjoint_av
     raw = ((wb + dwb) - wa) - dwa
-    fixed = joint.is_fixed_joint[j]
+    fixed = jt.is_fixed_joint
     dav = jnp.where(
         fixed, raw + e_fix, jnp.where(jnp.sign(raw) == jnp.sign(e_lim), raw + e_lim, 0.0)
     )
     k = dav / big_i
-    k = jnp.where(fixed | (joint.motor_has_joint_limits[j] & (tgt != rel)), k, 0.0)
+    k = jnp.where(fixed | (jt.motor_has_joint_limits & (tgt != rel)), k, 0.0)
     dwa = dwa + k * ia
     dwb = dwb - k * ib
 
@@ -321,10 +421,14 @@ __all__ = [
     "contact_set",
     "warm_start_contacts",
     "solve_contacts",
+    "ContactRows",
+    "contact_rows",
+    "solve_velocities",
     "BatchLayout",
     "batch_layout",
     "padding_batches",
     "to_layout",
+    "joint_arms",
     "warm_start_joints",
     "solve_joint",
 ]
