@@ -31,6 +31,7 @@ import numpy as np
 
 from jax2d import solver
 from jax2d._bodies import Bodies
+from jax2d._contact_plan import make_contact_plan
 from jax2d._mass import (
     calc_inverse_inertia_circle,
     calc_inverse_inertia_polygon,
@@ -317,6 +318,17 @@ class PhysicsEngine:
         self.circle_circle_pairs = cc
         self.circle_poly_pairs = cr
         self.poly_poly_pairs = rr
+        self._plan = make_contact_plan(
+            rr, cr, cc, static_sim_params.num_polygons, static_sim_params.solver_batch_size
+        )
+
+    # Engines with equal static params trace identically, so they compare and hash equal: a
+    # bound ``engine.step`` can be a static jit argument without recompiling per instance.
+    def __eq__(self, other):
+        return type(other) is type(self) and other.static_sim_params == self.static_sim_params
+
+    def __hash__(self):
+        return hash((type(self), self.static_sim_params))
 
     def calculate_collision_manifolds(self, state):
         """Detect all contacts: ``(rr (NRR, 2), cr (NCR,), cc (NCC,))`` with warm-start carry-over."""
@@ -324,15 +336,6 @@ class PhysicsEngine:
         cr = detect_cr(state.circle, state.polygon, self.circle_poly_pairs, state.acc_cr_manifolds)
         cc = detect_cc(state.circle, self.circle_circle_pairs, state.acc_cc_manifolds)
         return rr, cr, cc
-
-    def _global_pairs(self):
-        p = self.static_sim_params.num_polygons
-        rr, cr, cc = self.poly_poly_pairs, self.circle_poly_pairs, self.circle_circle_pairs
-        return (
-            (jnp.asarray(rr[:, 0]), jnp.asarray(rr[:, 1])),
-            (jnp.asarray(cr[:, 0] + p), jnp.asarray(cr[:, 1])),
-            (jnp.asarray(cc[:, 0] + p), jnp.asarray(cc[:, 1] + p)),
-        )
 
     def step(self, state, params, actions):
         """Advance ``state`` by ``params.dt``.
@@ -362,51 +365,36 @@ class PhysicsEngine:
         b = solver.apply_thrusters(b, state.thruster, actions[nj:], params)
 
         friction = jnp.concatenate([state.polygon.friction, state.circle.friction])
-        cm = state.collision_matrix
-        (rga, rgb), (cga, cgb), (kga, kgb) = self._global_pairs()
-
-        def slot(m, q):
-            return jax.tree_util.tree_map(lambda x: x[:, q], m)
-
-        sets = [
-            solver.contact_set(b, friction, slot(rr, 0), rga, rgb, cm, params),
-            solver.contact_set(b, friction, slot(rr, 1), rga, rgb, cm, params),
-            solver.contact_set(b, friction, cr, cga, cgb, cm, params),
-            solver.contact_set(b, friction, cc, kga, kgb, cm, params),
-        ]
-        accs = [
-            (rr.acc_impulse_normal[:, 0], rr.acc_impulse_tangent[:, 0]),
-            (rr.acc_impulse_normal[:, 1], rr.acc_impulse_tangent[:, 1]),
-            (cr.acc_impulse_normal, cr.acc_impulse_tangent),
-            (cc.acc_impulse_normal, cc.acc_impulse_tangent),
-        ]
+        plan = self._plan
+        # All contacts in solve order: rr slot 0, rr slot 1, cr, cc.
+        flat = jax.tree_util.tree_map(
+            lambda r, c, k: jnp.concatenate([r[:, 0], r[:, 1], c, k]), rr, cr, cc
+        )
+        cs = solver.contact_set(b, friction, flat, plan.ga, plan.gb, state.collision_matrix, params)
+        acc_n, acc_t = flat.acc_impulse_normal, flat.acc_impulse_tangent
         arms = solver.joint_arms(b, state.joint)
         if st.do_warm_starting:
-            rr_both = jax.tree_util.tree_map(lambda x, y: jnp.concatenate([x, y]), *sets[:2])
-            if self.num_rr:
-                b = solver.warm_start_contacts(
-                    b, rr_both, jnp.concatenate([accs[0][0], accs[1][0]]),
-                    jnp.concatenate([accs[0][1], accs[1][1]]),
-                )  # fmt: skip
-            for cs, (an, at) in zip(sets[2:], accs[2:]):
-                if cs.ga.shape[0]:
-                    b = solver.warm_start_contacts(b, cs, an, at)
+            # One ordered scatter performs the reference's family-by-family additions.
+            b = solver.warm_start_contacts(b, cs, acc_n, acc_t)
             b = solver.warm_start_joints(b, state.joint, arms)
 
         rr_act = rr.active[:, 0] | rr.active[:, 1]
-        rows = solver.contact_rows(
-            sets, accs, [rr_act, rr_act, cr.active, cc.active], st.solver_batch_size
-        )
+        act = jnp.concatenate([rr_act, rr_act, cr.active, cc.active])
+        rows = solver.contact_rows(plan, cs, acc_n, acc_t, act)
         b, j_gp, j_acc, j_acc_r, acc_n, acc_t = solver.solve_velocities(
             b, state.joint, arms, rows, st.num_solver_iterations, params
         )
-        post = rows.unlayout(acc_n, acc_t, accs)
+        if rows.where is not None:
+            acc_n, acc_t = acc_n[rows.where], acc_t[rows.where]
+        nrr, ncr = self.num_rr, self.num_cr
         rr = rr.replace(
-            acc_impulse_normal=jnp.stack([post[0][0], post[1][0]], 1),
-            acc_impulse_tangent=jnp.stack([post[0][1], post[1][1]], 1),
+            acc_impulse_normal=jnp.stack([acc_n[:nrr], acc_n[nrr : 2 * nrr]], 1),
+            acc_impulse_tangent=jnp.stack([acc_t[:nrr], acc_t[nrr : 2 * nrr]], 1),
         )
-        cr = cr.replace(acc_impulse_normal=post[2][0], acc_impulse_tangent=post[2][1])
-        cc = cc.replace(acc_impulse_normal=post[3][0], acc_impulse_tangent=post[3][1])
+        o = 2 * nrr
+        cr = cr.replace(acc_impulse_normal=acc_n[o : o + ncr], acc_impulse_tangent=acc_t[o : o + ncr])
+        o += ncr
+        cc = cc.replace(acc_impulse_normal=acc_n[o:], acc_impulse_tangent=acc_t[o:])
         joint = state.joint
         if st.do_warm_starting:
             state = state.replace(acc_rr_manifolds=rr, acc_cr_manifolds=cr, acc_cc_manifolds=cc)

@@ -201,52 +201,30 @@ def solve_contacts(b: Bodies, c: ContactSet, acc_n, acc_t, params: SimParams):
 
 
 class ContactRows(NamedTuple):
-    """All families' contacts in solve order: ``R`` rows (Jacobi batches) of ``BS`` lanes.
+    """All contacts in solve order: ``R`` rows (Jacobi batches) of ``BS`` lanes.
 
-    Rows are rr slot 0's batches, rr slot 1's, cr's, then cc's, so one ``lax.scan`` over rows
-    reproduces the reference's sequence of family solves with a single compiled body.
+    One ``lax.scan`` over rows reproduces the reference's sequence of family solves with a single
+    compiled body. ``contacts`` is None when the scene has no contact pairs at all.
     """
 
-    contacts: ContactSet  # leaves (R, BS, ...)
-    acc_n: jnp.ndarray  # (R * BS,) initial accumulated impulses, flat row-major
+    contacts: ContactSet | None  # leaves (R, BS, ...)
+    acc_n: jnp.ndarray  # (R * BS,) accumulated impulses, flat row-major
     acc_t: jnp.ndarray
-    alias: jnp.ndarray  # (R,) flat index zeroed after row r (padding alias), R * BS = none
-    where: tuple  # per family: flat index of each contact, or None for an empty family
-
-    def unlayout(self, acc_n, acc_t, old):
-        """Per-family ``(acc_n, acc_t)`` in contact order (``old`` for empty families)."""
-        return [o if w is None else (acc_n[w], acc_t[w]) for w, o in zip(self.where, old)]
+    alias: jnp.ndarray  # (R,) flat position zeroed after row r (padding alias); R * BS = none
+    where: jnp.ndarray | None  # (N,) flat position of each contact
 
 
-def contact_rows(sets, accs, acts, batch_size: int) -> ContactRows:
-    """Lay out every family's contacts in the reference's batch partition, once per step."""
-    rows, acc_n, acc_t, alias, where = [], [], [], [], []
-    offset = 0
-    for cs, (an, at), act in zip(sets, accs, acts):
-        n = act.shape[0]
-        if n == 0:
-            where.append(None)
-            continue
-        lay = batch_layout(act, batch_size)
-        nb = lay.slots.shape[0]
-        cs_l, an_l, at_l = to_layout((cs, an, at), lay.slots)
-        rows.append(cs_l._replace(applies=cs_l.applies & (lay.slots >= 0)))
-        acc_n.append(an_l.reshape(-1))
-        acc_t.append(at_l.reshape(-1))
-        w = lay.where + offset * batch_size
-        pad = set(padding_batches(n, batch_size))
-        alias.extend([w[n - 1] if j in pad else -1 for j in range(nb)])
-        where.append(w)
-        offset += nb
-    if not rows:
-        return ContactRows(None, jnp.zeros(0), jnp.zeros(0), jnp.zeros(0, jnp.int32), tuple(where))
-    none = offset * batch_size
-    alias = jnp.stack([jnp.asarray(a if not isinstance(a, int) else none) for a in alias])
-    contacts = jax.tree_util.tree_map(lambda *x: jnp.concatenate(x), *rows)
+def contact_rows(plan, cs: ContactSet, acc_n, acc_t, act) -> ContactRows:
+    """Lay out all contacts in the reference's batch partition (once per step)."""
+    if plan.num_contacts == 0:
+        z = jnp.zeros((0,), jnp.float32)
+        return ContactRows(None, z, z, jnp.zeros((0,), jnp.int32), None)
+    slots, flat = plan.layout(act)
+    cs_l, an_l, at_l = to_layout((cs, acc_n, acc_t), slots)
+    cs_l = cs_l._replace(applies=cs_l.applies & (slots >= 0))
     return ContactRows(
-        contacts, jnp.concatenate(acc_n), jnp.concatenate(acc_t), alias.astype(jnp.int32),
-        tuple(where),
-    )  # fmt: skip
+        cs_l, an_l.reshape(-1), at_l.reshape(-1), plan.alias_positions(flat), flat
+    )
 
 
 def solve_velocities(b: Bodies, joint: Joint, arms, rows: ContactRows, iterations: int, params):
@@ -284,40 +262,6 @@ def solve_velocities(b: Bodies, joint: Joint, arms, rows: ContactRows, iteration
     carry = (b, joint.global_position, joint.acc_impulse, joint.acc_r_impulse, rows.acc_n,
              rows.acc_t)  # fmt: skip
     return jax.lax.fori_loop(0, iterations, iteration, carry)
-
-
-class BatchLayout(NamedTuple):
-    """Where each contact sits in the reference's Jacobi batch partition (spec §2.8.1).
-
-    ``slots[j, s]`` is the contact solved in batch ``j``, lane ``s`` (-1 = padding), and
-    ``where[k]`` is contact ``k``'s flat position ``j * BS + s`` in that ``(nb, BS)`` layout.
-    """
-
-    slots: jnp.ndarray
-    where: jnp.ndarray
-
-
-def batch_layout(act, batch_size: int) -> BatchLayout:
-    """Stable 'inactive first, then active' order, dealt round-robin into batches, sort-free."""
-    n = act.shape[0]
-    nb = -(-n // batch_size)
-    a = act.astype(jnp.int32)
-    num_active = jnp.sum(a)
-    before_act = jnp.cumsum(a) - a
-    before_inact = jnp.cumsum(1 - a) - (1 - a)
-    pos = jnp.where(act, n - num_active + before_act, before_inact)  # flat position p
-    batch, lane = pos % nb, pos // nb
-    where = batch * batch_size + lane
-    slots = jnp.full((nb * batch_size,), -1, jnp.int32).at[where].set(jnp.arange(n))
-    return BatchLayout(slots.reshape(nb, batch_size), where)
-
-
-def padding_batches(n: int, batch_size: int) -> list[int]:
-    """Static list of batches holding at least one padding lane (where the alias fires)."""
-    if n % batch_size == 0:
-        return []
-    nb = -(-n // batch_size)
-    return [j for j in range(nb) if (batch_size - 1) * nb + j >= n]
 
 
 def to_layout(tree, slots):
@@ -424,9 +368,6 @@ __all__ = [
     "ContactRows",
     "contact_rows",
     "solve_velocities",
-    "BatchLayout",
-    "batch_layout",
-    "padding_batches",
     "to_layout",
     "joint_arms",
     "warm_start_joints",
