@@ -27,6 +27,10 @@ class ContactPlan:
             offset.
         alias: ``(R,)`` for rows that contain padding, the global contact index of that family's
             last contact (the reference's ``-1`` index aliases it); -1 otherwise.
+        row_last: ``(R,)`` the global index of the row's family's last contact if that family has
+            padding (so the alias resets it), else -1.
+        pad_before: ``(R,)`` whether a padding row of the same family precedes this row.
+        reset_at_end: global indices of the last contact of every family with padding.
     """
 
     sizes: tuple[int, ...]
@@ -38,6 +42,9 @@ class ContactPlan:
     nb: np.ndarray
     row0: np.ndarray
     alias: np.ndarray
+    row_last: np.ndarray
+    pad_before: np.ndarray
+    reset_at_end: np.ndarray
 
     @property
     def num_contacts(self) -> int:
@@ -65,6 +72,17 @@ class ContactPlan:
         slots = jnp.full((self.num_rows * bs,), -1, jnp.int32).at[flat].set(np.arange(n_tot))
         return slots.reshape(self.num_rows, bs), flat
 
+    def reset_masks(self, slots):
+        """Lanes whose accumulator the padding alias has zeroed before they are solved.
+
+        The alias sets the last contact of a padded family to 0 after every padding row. So that
+        contact starts from 0 whenever a padding row of its family came earlier in the same
+        iteration, and always from the second iteration on (the family's last row is padded).
+        Returns ``(first_iteration, later_iterations)`` masks of shape ``(R, BS)``.
+        """
+        last = (slots == self.row_last[:, None]) & (self.row_last[:, None] >= 0)
+        return last & self.pad_before[:, None], last
+
     def alias_positions(self, flat):
         """``(R,)`` flat positions zeroed after each row (``R * BS``, i.e. none, if no padding)."""
         none = self.num_rows * self.batch_size
@@ -82,6 +100,7 @@ def make_contact_plan(rr_pairs, cr_pairs, cc_pairs, num_polygons: int, batch_siz
         (cc_pairs[:, 0] + p, cc_pairs[:, 1] + p),
     ]
     ga, gb, start, count, nb, row0, alias = [], [], [], [], [], [], []
+    row_last, pad_before, reset_at_end = [], [], []
     offset, rows = 0, 0
     for fa, fb in fams:
         n = len(fa)
@@ -92,9 +111,17 @@ def make_contact_plan(rr_pairs, cr_pairs, cc_pairs, num_polygons: int, batch_siz
         gb.append(fb)
         for arr, val in ((start, offset), (count, n), (nb, nbat), (row0, rows)):
             arr.append(np.full(n, val))
+        padded = n % batch_size != 0
+        seen_pad = False
         for j in range(nbat):
             # Flat position (BS - 1) * nb + j is past the end iff batch j holds padding.
-            alias.append(offset + n - 1 if (batch_size - 1) * nbat + j >= n else -1)
+            has_pad = (batch_size - 1) * nbat + j >= n
+            alias.append(offset + n - 1 if has_pad else -1)
+            row_last.append(offset + n - 1 if padded else -1)
+            pad_before.append(seen_pad)
+            seen_pad = seen_pad or has_pad
+        if padded:
+            reset_at_end.append(offset + n - 1)
         offset += n
         rows += nbat
 
@@ -111,4 +138,7 @@ def make_contact_plan(rr_pairs, cr_pairs, cc_pairs, num_polygons: int, batch_siz
         nb=cat(nb),
         row0=cat(row0),
         alias=np.asarray(alias, np.int32),
+        row_last=np.asarray(row_last, np.int32),
+        pad_before=np.asarray(pad_before, bool),
+        reset_at_end=np.asarray(reset_at_end, np.int32),
     )

@@ -385,7 +385,11 @@ class PhysicsEngine:
             b, state.joint, arms, rows, st.num_solver_iterations, params
         )
         if rows.where is not None:
-            acc_n, acc_t = acc_n[rows.where], acc_t[rows.where]
+            acc_n, acc_t = acc_n.reshape(-1)[rows.where], acc_t.reshape(-1)[rows.where]
+            if plan.reset_at_end.size and st.num_solver_iterations:
+                # Each padded family's last batch aliases its last contact: stored as 0.
+                acc_n = acc_n.at[plan.reset_at_end].set(0.0)
+                acc_t = acc_t.at[plan.reset_at_end].set(0.0)
         nrr, ncr = self.num_rr, self.num_cr
         rr = rr.replace(
             acc_impulse_normal=jnp.stack([acc_n[:nrr], acc_n[nrr : 2 * nrr]], 1),

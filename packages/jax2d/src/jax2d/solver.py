@@ -208,55 +208,50 @@ class ContactRows(NamedTuple):
     """
 
     contacts: ContactSet | None  # leaves (R, BS, ...)
-    acc_n: jnp.ndarray  # (R * BS,) accumulated impulses, flat row-major
+    acc_n: jnp.ndarray  # (R, BS) accumulated impulses
     acc_t: jnp.ndarray
-    alias: jnp.ndarray  # (R,) flat position zeroed after row r (padding alias); R * BS = none
-    where: jnp.ndarray | None  # (N,) flat position of each contact
+    reset_first: jnp.ndarray  # (R, BS) lanes zeroed by the padding alias before their solve
+    reset_later: jnp.ndarray  # the same from the second iteration on
+    where: jnp.ndarray | None  # (N,) flat position ``row * BS + lane`` of each contact
 
 
 def contact_rows(plan, cs: ContactSet, acc_n, acc_t, act) -> ContactRows:
     """Lay out all contacts in the reference's batch partition (once per step)."""
     if plan.num_contacts == 0:
-        z = jnp.zeros((0,), jnp.float32)
-        return ContactRows(None, z, z, jnp.zeros((0,), jnp.int32), None)
+        z = jnp.zeros((0, 1), jnp.float32)
+        return ContactRows(None, z, z, z > 0, z > 0, None)
     slots, flat = plan.layout(act)
     cs_l, an_l, at_l = to_layout((cs, acc_n, acc_t), slots)
     cs_l = cs_l._replace(applies=cs_l.applies & (slots >= 0))
-    return ContactRows(
-        cs_l, an_l.reshape(-1), at_l.reshape(-1), plan.alias_positions(flat), flat
-    )
+    first, later = plan.reset_masks(slots)
+    return ContactRows(cs_l, an_l, at_l, first, later, flat)
 
 
-def solve_velocities(b: Bodies, joint: Joint, arms, rows: ContactRows, iterations: int, params):
+def solve_velocities(
+    b: Bodies, joint: Joint, arms, rows: ContactRows, iterations: int, params
+):
     """``iterations`` rounds of: every joint in slot order, then every contact row in order."""
     nj = joint.active.shape[0]
-    bs = None if rows.contacts is None else rows.contacts.ga.shape[1]
 
     def joint_step(b, x):
         jt, r_a, r_b, acc, acc_r = x
         b, gp, acc, acc_r = solve_joint(b, jt, r_a, r_b, acc, acc_r, params)
         return b, (gp, acc, acc_r)
 
-    def row_step(carry, x):
-        b, acc_n, acc_t = carry
-        cs, r, alias = x
-        an = jax.lax.dynamic_slice(acc_n, (r * bs,), (bs,))
-        at = jax.lax.dynamic_slice(acc_t, (r * bs,), (bs,))
-        b, an, at = solve_contacts(b, cs, an, at, params)
-        acc_n = jax.lax.dynamic_update_slice(acc_n, an, (r * bs,))
-        acc_t = jax.lax.dynamic_update_slice(acc_t, at, (r * bs,))
+    def row_step(b, x):
+        cs, an, at, reset = x
         # The reference pads batches with index -1, which aliases the family's last contact.
-        acc_n = acc_n.at[alias].set(0.0, mode="drop")
-        acc_t = acc_t.at[alias].set(0.0, mode="drop")
-        return (b, acc_n, acc_t), None
+        an, at = jnp.where(reset, 0.0, an), jnp.where(reset, 0.0, at)
+        b, an, at = solve_contacts(b, cs, an, at, params)
+        return b, (an, at)
 
-    def iteration(_, carry):
+    def iteration(i, carry):
         b, gp, acc, acc_r, acc_n, acc_t = carry
         if nj:
             b, (gp, acc, acc_r) = jax.lax.scan(joint_step, b, (joint, *arms, acc, acc_r))
-        if bs is not None:
-            xs = (rows.contacts, jnp.arange(rows.alias.shape[0]), rows.alias)
-            (b, acc_n, acc_t), _ = jax.lax.scan(row_step, (b, acc_n, acc_t), xs)
+        if rows.contacts is not None:
+            reset = jnp.where(i == 0, rows.reset_first, rows.reset_later)
+            b, (acc_n, acc_t) = jax.lax.scan(row_step, b, (rows.contacts, acc_n, acc_t, reset))
         return b, gp, acc, acc_r, acc_n, acc_t
 
     carry = (b, joint.global_position, joint.acc_impulse, joint.acc_r_impulse, rows.acc_n,
