@@ -86,7 +86,8 @@ def _versions() -> dict:
         "executable": sys.executable,
         "jax": jax.__version__,
         "jaxlib": version("jaxlib"),
-        "jax2d": version("jax2d") or getattr(jax2d, "__version__", None),
+        # The imported module wins over installed metadata (--ours-src shadows an install).
+        "jax2d": getattr(jax2d, "__version__", None) or version("jax2d"),
         "jax2d_file": os.path.dirname(os.path.abspath(jax2d.__file__)),
         "device": str(jax.devices()[0]),
     }
