@@ -50,6 +50,7 @@ REF_JAX = ["jax==0.9.0", "jaxlib==0.9.0"]
 REF_JAX2D = "jax2d==1.0.1"
 REF_CHEX = "chex==0.1.92"  # jax2d 1.0.1 imports chex without declaring it
 REF_KINETIX_ENV = "kinetix-env==3.0.2"
+OUR_JAX = "jax==0.10.2"  # the jax the golden fixtures are stepped on (recorded in each fixture)
 
 RUFF = "ruff==0.17.6"  # pinned: formatter output changes between ruff releases
 
@@ -176,14 +177,39 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def golden(session: nox.Session) -> None:
-    """Regenerate the golden fixtures in a venv holding only the reference packages."""
+    """Regenerate the golden fixtures from the reference packages (see golden/README.md).
+
+    Two reference venvs: the level sampler of ``kinetix-env==3.0.2`` needs jax <= 0.9, while the
+    reference engine must be stepped on the same jax as ours (XLA rounding differs between jax
+    releases and flips float32 ties). Stages: (1) sample levels and record the env fixtures in the
+    jax 0.9 venv (this session's venv); (2) build and step every jax2d scene with ``jax2d==1.0.1``
+    on our jax; (3) step them again on jax 0.9 to record the reference's own cross-version
+    divergence (``xla_noise_floor.json``).
+    """
     session.install(*REF_JAX, REF_JAX2D, REF_CHEX, REF_KINETIX_ENV)
-    scripts = sorted((ROOT / "golden").glob("make_*.py"))
-    first = ROOT / "golden" / "make_jax2d_golden.py"
-    if first in scripts:  # jax2d first: later scripts may build on its fixtures
-        scripts.remove(first)
-        scripts.insert(0, first)
-    if not scripts:
-        session.error("no golden/make_*.py scripts found")
-    for script in scripts:
-        session.run("python", str(script), env=_jax_env())
+    env = _jax_env()
+    jax2d_gen = str(ROOT / "golden" / "make_jax2d_golden.py")
+    session.run("python", jax2d_gen, "--stage", "levels", env=env)
+    ref_dir = ROOT / ".nox" / "_ref_ourjax"
+    session.run(
+        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
+    )
+    ref_python = str(ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
+    # Our jax: whatever our jax2d resolves to, pinned to the version the fixtures record.
+    session.run(
+        "uv", "pip", "install", "--python", ref_python, OUR_JAX, REF_JAX2D, REF_CHEX, "flax",
+        external=True,
+    )  # fmt: skip
+    session.run(ref_python, jax2d_gen, "--stage", "fixtures", env=env, external=True)
+    other = ROOT / ".nox" / "_golden_jax09"
+    session.run(
+        "python", jax2d_gen, "--stage", "fixtures", "--allow-jax-mismatch", "--out", str(other),
+        env=env,
+    )  # fmt: skip
+    session.run(
+        ref_python, str(ROOT / "golden" / "make_jax2d_noise_floor.py"), "--other", str(other),
+        env={**env, "PYTHONPATH": str(ROOT / "packages" / "jax2d" / "src")}, external=True,
+    )  # fmt: skip
+    for script in sorted((ROOT / "golden").glob("make_*.py")):
+        if script.name not in ("make_jax2d_golden.py", "make_jax2d_noise_floor.py"):
+            session.run("python", str(script), env=env)

@@ -44,8 +44,10 @@ def main() -> None:
         errors[name] = err
     meta = {
         "fixtures": str(args.ours.relative_to(ROOT)),
-        "jax_versions": [str(load_fixture(d / f"{name}.npz").get("meta/jax_version", "?"))
-                         for d in (args.ours, args.other)],  # fmt: skip
+        "jax_versions": [
+            str(load_fixture(d / f"{name}.npz").get("meta/jax_version", "?"))
+            for d in (args.ours, args.other)
+        ],  # fmt: skip
         "metric": "max |position/rotation| difference after 100 free-running steps",
     }
     out = args.ours / "xla_noise_floor.json"
