@@ -396,7 +396,9 @@ class PhysicsEngine:
             acc_impulse_tangent=jnp.stack([acc_t[:nrr], acc_t[nrr : 2 * nrr]], 1),
         )
         o = 2 * nrr
-        cr = cr.replace(acc_impulse_normal=acc_n[o : o + ncr], acc_impulse_tangent=acc_t[o : o + ncr])
+        cr = cr.replace(
+            acc_impulse_normal=acc_n[o : o + ncr], acc_impulse_tangent=acc_t[o : o + ncr]
+        )
         o += ncr
         cc = cc.replace(acc_impulse_normal=acc_n[o:], acc_impulse_tangent=acc_t[o:])
         joint = state.joint

@@ -227,9 +227,7 @@ def contact_rows(plan, cs: ContactSet, acc_n, acc_t, act) -> ContactRows:
     return ContactRows(cs_l, an_l, at_l, first, later, flat)
 
 
-def solve_velocities(
-    b: Bodies, joint: Joint, arms, rows: ContactRows, iterations: int, params
-):
+def solve_velocities(b: Bodies, joint: Joint, arms, rows: ContactRows, iterations: int, params):
     """``iterations`` rounds of: every joint in slot order, then every contact row in order."""
     nj = joint.active.shape[0]
 
