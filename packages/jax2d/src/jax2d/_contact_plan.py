@@ -25,10 +25,9 @@ class ContactPlan:
         ga, gb: ``(N,)`` global body indices of each contact's first and second body.
         start, count, nb, row0: ``(N,)`` the contact's family start, size, batch count and row
             offset.
-        alias: ``(R,)`` for rows that contain padding, the global contact index of that family's
-            last contact (the reference's ``-1`` index aliases it); -1 otherwise.
         row_last: ``(R,)`` the global index of the row's family's last contact if that family has
-            padding (so the alias resets it), else -1.
+            padding (the reference pads batches with index -1, which aliases that contact, so
+            every padding row resets it), else -1.
         pad_before: ``(R,)`` whether a padding row of the same family precedes this row.
         reset_at_end: global indices of the last contact of every family with padding.
     """
@@ -41,7 +40,6 @@ class ContactPlan:
     count: np.ndarray
     nb: np.ndarray
     row0: np.ndarray
-    alias: np.ndarray
     row_last: np.ndarray
     pad_before: np.ndarray
     reset_at_end: np.ndarray
@@ -52,7 +50,7 @@ class ContactPlan:
 
     @property
     def num_rows(self) -> int:
-        return int(self.alias.shape[0])
+        return int(self.row_last.shape[0])
 
     def layout(self, act):
         """Batch placement of every contact given the ``(N,)`` activity flags.
@@ -83,12 +81,6 @@ class ContactPlan:
         last = (slots == self.row_last[:, None]) & (self.row_last[:, None] >= 0)
         return last & self.pad_before[:, None], last
 
-    def alias_positions(self, flat):
-        """``(R,)`` flat positions zeroed after each row (``R * BS``, i.e. none, if no padding)."""
-        none = self.num_rows * self.batch_size
-        has = self.alias >= 0
-        return jnp.where(has, flat[np.maximum(self.alias, 0)], none).astype(jnp.int32)
-
 
 def make_contact_plan(rr_pairs, cr_pairs, cc_pairs, num_polygons: int, batch_size: int):
     """Build the plan for the pair tables of :func:`jax2d._pairs.get_pairwise_interaction_indices`."""
@@ -99,7 +91,7 @@ def make_contact_plan(rr_pairs, cr_pairs, cc_pairs, num_polygons: int, batch_siz
         (cr_pairs[:, 0] + p, cr_pairs[:, 1]),
         (cc_pairs[:, 0] + p, cc_pairs[:, 1] + p),
     ]
-    ga, gb, start, count, nb, row0, alias = [], [], [], [], [], [], []
+    ga, gb, start, count, nb, row0 = [], [], [], [], [], []
     row_last, pad_before, reset_at_end = [], [], []
     offset, rows = 0, 0
     for fa, fb in fams:
@@ -116,7 +108,6 @@ def make_contact_plan(rr_pairs, cr_pairs, cc_pairs, num_polygons: int, batch_siz
         for j in range(nbat):
             # Flat position (BS - 1) * nb + j is past the end iff batch j holds padding.
             has_pad = (batch_size - 1) * nbat + j >= n
-            alias.append(offset + n - 1 if has_pad else -1)
             row_last.append(offset + n - 1 if padded else -1)
             pad_before.append(seen_pad)
             seen_pad = seen_pad or has_pad
@@ -137,7 +128,6 @@ def make_contact_plan(rr_pairs, cr_pairs, cc_pairs, num_polygons: int, batch_siz
         count=cat(count),
         nb=cat(nb),
         row0=cat(row0),
-        alias=np.asarray(alias, np.int32),
         row_last=np.asarray(row_last, np.int32),
         pad_before=np.asarray(pad_before, bool),
         reset_at_end=np.asarray(reset_at_end, np.int32),
