@@ -13,6 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax2d._packed import packed_take
+from jax2d.maths import dot2 as _dot
+from jax2d.maths import norm2 as _norm
+from jax2d.maths import rotate_cs as _rot
+from jax2d.maths import rotate_cs_t as _rot_t
+from jax2d.maths import sv_cross as _sv_cross
 from jax2d.maths import zero_to_one
 from jax2d.sim_state import CollisionManifold
 
@@ -27,36 +32,8 @@ ROT_L = np.array(
 _PI32 = np.float32(np.pi)
 
 
-# Rotations take a precomputed (cos, sin): XLA CPU inlines a large polynomial for every
-# transcendental in every fusion, so computing each angle's cos/sin once saves compile and run time.
-def _rot(c, s, v):
-    """``R v`` as ``(m00 x + m01 y, m10 x + m11 y)`` for ``R = [[c, -s], [s, c]]``."""
-    return jnp.stack([c * v[..., 0] + -s * v[..., 1], s * v[..., 0] + c * v[..., 1]], -1)
-
-
-def _rot_t(c, s, v):
-    """``R^T v``."""
-    return jnp.stack([c * v[..., 0] + s * v[..., 1], -s * v[..., 0] + c * v[..., 1]], -1)
-
-
 def _trig(angle):
     return jnp.cos(angle), jnp.sin(angle)
-
-
-def _cross(a, b):
-    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
-
-
-def _sv_cross(s, v):
-    return jnp.stack([-s * v[..., 1], s * v[..., 0]], -1)
-
-
-def _dot(a, b):
-    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]
-
-
-def _norm(v):
-    return jnp.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1])
 
 
 def should_collide(mode_a, mode_b):

@@ -41,6 +41,7 @@ from jax2d._mass import (
 from jax2d._pairs import calc_nrr, get_pairwise_interaction_indices
 from jax2d.collision import detect_cc, detect_cr, detect_rr
 from jax2d.maths import rmat
+from jax2d.maths import rotate as _rot
 from jax2d.sim_state import (
     CollisionManifold,
     Joint,
@@ -71,11 +72,6 @@ __all__ = [
     "Thruster",
     "rmat",
 ]
-
-
-def _rot(angle, v):
-    c, s = jnp.cos(angle), jnp.sin(angle)  # one angle per call site: computed once
-    return jnp.stack([c * v[..., 0] + -s * v[..., 1], s * v[..., 0] + c * v[..., 1]], -1)
 
 
 # --------------------------------------------------------------------------- construction

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-__all__ = ["rmat", "zero_to_one", "vv_cross", "sv_cross", "vs_cross"]
+__all__ = [
+    "rmat",
+    "zero_to_one",
+    "vv_cross",
+    "sv_cross",
+    "vs_cross",
+    "dot2",
+    "norm2",
+    "rotate_cs",
+    "rotate_cs_t",
+    "rotate",
+]
 
 
 def rmat(angle: jnp.ndarray) -> jnp.ndarray:
@@ -31,3 +42,32 @@ def sv_cross(s: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
 def vs_cross(v: jnp.ndarray, s: jnp.ndarray) -> jnp.ndarray:
     """``v × s`` for scalar ``s``: ``(s*v.y, -s*v.x)``."""
     return jnp.stack([s * v[..., 1], -s * v[..., 0]], -1)
+
+
+def dot2(a: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
+    """``a.x*b.x + a.y*b.y`` over the last axis."""
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]
+
+
+def norm2(v: jnp.ndarray) -> jnp.ndarray:
+    """Euclidean length over the last axis (size 2)."""
+    return jnp.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1])
+
+
+def rotate_cs(c: jnp.ndarray, s: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
+    """``R v`` for ``R = [[c, -s], [s, c]]``, as ``(m00 x + m01 y, m10 x + m11 y)``.
+
+    Taking a precomputed ``(cos, sin)`` lets callers evaluate each angle's trigonometry once:
+    XLA CPU inlines a large polynomial for every transcendental in every fused kernel.
+    """
+    return jnp.stack([c * v[..., 0] + -s * v[..., 1], s * v[..., 0] + c * v[..., 1]], -1)
+
+
+def rotate_cs_t(c: jnp.ndarray, s: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
+    """``R^T v`` for ``R = [[c, -s], [s, c]]``."""
+    return jnp.stack([c * v[..., 0] + s * v[..., 1], -s * v[..., 0] + c * v[..., 1]], -1)
+
+
+def rotate(angle: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
+    """``R(angle) v``."""
+    return rotate_cs(jnp.cos(angle), jnp.sin(angle), v)

@@ -19,24 +19,12 @@ import jax.numpy as jnp
 
 from jax2d._bodies import Bodies
 from jax2d._packed import packed_take
+from jax2d.maths import dot2 as _dot
+from jax2d.maths import rotate_cs as _rot
+from jax2d.maths import sv_cross as _sv
+from jax2d.maths import vv_cross as _cross
 from jax2d.maths import zero_to_one
 from jax2d.sim_state import CollisionManifold, Joint, SimParams, Thruster
-
-
-def _rot(c, s, v):
-    return jnp.stack([c * v[..., 0] + -s * v[..., 1], s * v[..., 0] + c * v[..., 1]], -1)
-
-
-def _cross(a, b):
-    return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
-
-
-def _sv(s, v):
-    return jnp.stack([-s * v[..., 1], s * v[..., 0]], -1)
-
-
-def _dot(a, b):
-    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]
 
 
 def _not_both_fixed(ma, mb):
