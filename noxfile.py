@@ -176,6 +176,28 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def bench_env(session: nox.Session) -> None:
+    """Env steps/s and compile time, ours vs kinetix-env 3.0.2, same jax. Args go to benchmarks/env.py.
+
+    Example: ``nox -s bench_env -- --quick`` or ``nox -s bench_env -- --sizes s,m --batches 1,256``.
+    """
+    _install_local(session, _existing_packages(), test_extra_for=[], extra=REF_JAX)
+    ref_dir = ROOT / ".nox" / "_ref_env"
+    session.run(
+        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
+    )
+    ref_python = str(ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
+    session.run(
+        "uv", "pip", "install", "--python", ref_python, *REF_JAX, REF_JAX2D, REF_CHEX,
+        REF_KINETIX_ENV, external=True,
+    )  # fmt: skip
+    session.run(
+        "python", str(ROOT / "benchmarks" / "env.py"), "--ref-python", ref_python,
+        *session.posargs, env={"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
+    )  # fmt: skip
+
+
+@nox.session
 def golden(session: nox.Session) -> None:
     """Regenerate the golden fixtures from the reference packages (see golden/README.md).
 
