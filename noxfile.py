@@ -83,7 +83,8 @@ def _jax_env() -> dict[str, str]:
         "JAX_COMPILATION_CACHE_DIR": str(cache_dir),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-        "JAX_COMPILATION_CACHE_MAX_SIZE": str(4 * 2**30),  # LRU-evicted beyond 4 GiB
+        # No JAX_COMPILATION_CACHE_MAX_SIZE: the LRU cap needs `filelock`, which the packages do
+        # not declare; without it every cache read fails with a warning and nothing is reused.
         "PYTHONHASHSEED": "0",
     }
 
