@@ -118,24 +118,31 @@ def run_worker(
         "--parity-steps",
         str(parity_steps),
     ]
+    return run_json_subprocess(cmd, engine_env(engine, args), args.timeout)
+
+
+def run_json_subprocess(
+    cmd: list[str], env: dict[str, str], timeout: float, prefix: str = RESULT_PREFIX
+) -> dict:
+    """Run one worker interpreter; return its ``prefix``-marked JSON result (or an ``error``)."""
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(
             cmd,
-            env=engine_env(engine, args),
+            env=env,
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=args.timeout,
+            timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {args.timeout:.0f} s", "cmd": cmd}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
+        return {"error": f"timed out after {timeout:.0f} s", "cmd": cmd}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(prefix)]
     if proc.returncode != 0 or not lines:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         return {"error": f"exit {proc.returncode}: {tail}", "cmd": cmd}
-    result = json.loads(lines[-1][len(RESULT_PREFIX) :])
+    result = json.loads(lines[-1][len(prefix) :])
     result["process_wall_s"] = time.perf_counter() - t0
     return result
 

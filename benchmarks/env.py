@@ -28,14 +28,13 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from engine import fmt, loadavg, machine, ratio  # noqa: E402  (shared helpers)
+from engine import fmt, loadavg, machine, ratio, run_json_subprocess  # noqa: E402  (shared helpers)
 
 WORKER = HERE / "_env_worker.py"
 RESULT_PREFIX = "@@ENV_BENCH_RESULT@@ "  # keep in sync with _env_worker.py
@@ -161,26 +160,7 @@ def run_worker(impl: str, args: argparse.Namespace, size: str, batch: int, level
         "--ref-obs",
         args.ref_obs,
     ]
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            cmd,
-            env=side_env(impl, args),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=args.timeout,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {args.timeout:.0f} s", "cmd": cmd}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
-    if proc.returncode != 0 or not lines:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        return {"error": f"exit {proc.returncode}: {tail}", "cmd": cmd}
-    result = json.loads(lines[-1][len(RESULT_PREFIX) :])
-    result["process_wall_s"] = time.perf_counter() - t0
-    return result
+    return run_json_subprocess(cmd, side_env(impl, args), args.timeout, RESULT_PREFIX)
 
 
 def markdown(report: dict) -> str:
