@@ -50,6 +50,8 @@ REF_JAX = ["jax==0.9.0", "jaxlib==0.9.0"]
 REF_JAX2D = "jax2d==1.0.1"
 REF_CHEX = "chex==0.1.92"  # jax2d 1.0.1 imports chex without declaring it
 REF_KINETIX_ENV = "kinetix-env==3.0.2"
+# What the reference's dataset tools need next to kinetix-env (the released shards are zarr v2).
+REF_DATA = ["zarr==2.18.3", "numcodecs==0.13.1", "grain==0.2.18"]
 OUR_JAX = "jax==0.10.2"  # the jax the golden fixtures are stepped on (recorded in each fixture)
 
 RUFF = "ruff==0.17.6"  # pinned: formatter output changes between ruff releases
@@ -199,6 +201,28 @@ def bench_env(session: nox.Session) -> None:
 
 
 @nox.session
+def bench_data(session: nox.Session) -> None:
+    """Trajectory loader throughput and peak memory, ours vs kinetix-env 3.0.2 (zarr + grain).
+
+    Example: ``nox -s bench_data -- --repeats 3 --batches 150``.
+    """
+    _install_local(session, _existing_packages(), test_extra_for=[])
+    ref_dir = ROOT / ".nox" / "_ref_data"
+    session.run(
+        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
+    )  # fmt: skip
+    ref_python = str(ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
+    session.run(
+        "uv", "pip", "install", "--python", ref_python, *REF_JAX, REF_JAX2D, REF_CHEX,
+        REF_KINETIX_ENV, *REF_DATA, external=True,
+    )  # fmt: skip
+    session.run(
+        "python", str(ROOT / "benchmarks" / "data.py"), "--ref-python", ref_python,
+        *session.posargs, env={"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
+    )  # fmt: skip
+
+
+@nox.session
 def golden(session: nox.Session) -> None:
     """Regenerate the golden fixtures from the reference packages (see golden/README.md).
 
@@ -209,7 +233,7 @@ def golden(session: nox.Session) -> None:
     on our jax; (3) step them again on jax 0.9 to record the reference's own cross-version
     divergence (``xla_noise_floor.json``).
     """
-    session.install(*REF_JAX, REF_JAX2D, REF_CHEX, REF_KINETIX_ENV)
+    session.install(*REF_JAX, REF_JAX2D, REF_CHEX, REF_KINETIX_ENV, *REF_DATA)
     env = _jax_env()
     jax2d_gen = str(ROOT / "golden" / "make_jax2d_golden.py")
     session.run("python", jax2d_gen, "--stage", "levels", env=env)
