@@ -10,12 +10,12 @@ jax2d) or the reference ``kinetix-env==3.0.2`` (on ``jax2d==1.0.1``).
 What is timed: ``jax.jit`` of a ``lax.scan`` over ``--steps`` env steps; each step samples a random
 multi-discrete action per env (``env.action_type.random_action``, vmapped) and calls
 ``jax.vmap(env.step)`` (auto-reset on, ``reset_fn`` returns the fixed level). The observation is the
-cheapest one both sides can produce, and the same on both: ``"blind"``
-(``one_hot(timestep, max_timesteps + 1)``). Ours has it built in; the reference's
-``make_kinetix_env`` rejects ``BLIND`` although its ``spaces.py`` defines a ``BlindObservations``
-class with the same ``get_obs``, so the reference env is built with ``make_kinetix_env`` and its
-observation object is then swapped for ``BlindObservations`` (``--ref-obs`` can keep the real
-symbolic-flat renderer instead, to measure its cost). The per-step observation is summed into the
+same on both sides, chosen by ``--obs``: ``"blind"`` (``one_hot(timestep, max_timesteps + 1)``,
+the cheapest; isolates physics) or ``"symbolic_flat"`` (the real observation agents use: ours from
+kinetix-render through the env's registry, the reference's own renderer). Ours has blind built
+in; the reference's ``make_kinetix_env`` rejects ``BLIND`` although its ``spaces.py`` defines a
+``BlindObservations`` class with the same ``get_obs``, so the reference env is built with
+``make_kinetix_env`` and its observation object is then swapped for ``BlindObservations``. The per-step observation is summed into the
 scan output so XLA cannot drop it.
 
 The result is the last stdout line, prefixed with ``RESULT_PREFIX``.
@@ -33,7 +33,7 @@ import time
 RESULT_PREFIX = "@@ENV_BENCH_RESULT@@ "
 
 IMPLS = ("ours", "ref")
-REF_OBS = ("blind", "symbolic_flat")
+OBS_TYPES = ("blind", "symbolic_flat")
 PRESET_FIELDS = ("num_polygons", "num_circles", "num_joints", "num_thrusters", "frame_skip")
 
 
@@ -43,7 +43,7 @@ def _disable_persistent_cache() -> None:
     os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
 
 
-def build_env(impl: str, size: str, level_path: str, ref_obs: str = "blind"):
+def build_env(impl: str, size: str, level_path: str, obs_type: str = "blind"):
     """``(env, level_state, env_params, static_env_params, observation_description)``.
 
     The level is loaded by the implementation's own JSON loader; the static parameters are the
@@ -62,13 +62,16 @@ def build_env(impl: str, size: str, level_path: str, ref_obs: str = "blind"):
         _check_preset(level_static, static, size, level_path)
         env = make_kinetix_env(
             ActionType.MULTI_DISCRETE,
-            "blind",
+            obs_type,  # "symbolic_flat" resolves to kinetix-render through the entry points
             reset_fn=lambda rng: level,
             env_params=params,
             static_env_params=static,
             auto_reset=True,
         )
-        obs = "blind (built in: one_hot(timestep, max_timesteps + 1))"
+        if obs_type == "blind":
+            obs = "blind (built in: one_hot(timestep, max_timesteps + 1))"
+        else:
+            obs = "symbolic_flat (kinetix-render, included in the timing)"
         return env, level, params, static, obs
 
     from kinetix.environment import (
@@ -91,7 +94,7 @@ def build_env(impl: str, size: str, level_path: str, ref_obs: str = "blind"):
         static_env_params=static,
         auto_reset=True,
     )
-    if ref_obs == "blind":
+    if obs_type == "blind":
         # make_kinetix_env raises for BLIND; its BlindObservations class is the same computation
         # as ours. Swap it in before anything is traced (hash_key changes with it, so no stale
         # trace of the symbolic env can be reused).
@@ -147,9 +150,7 @@ def run(args: argparse.Namespace) -> dict:
 
     jax.config.update("jax_enable_compilation_cache", False)
 
-    env, _level, params, static, obs_desc = build_env(
-        args.impl, args.size, args.level, args.ref_obs
-    )
+    env, _level, params, static, obs_desc = build_env(args.impl, args.size, args.level, args.obs)
     batch, steps = args.batch, args.steps
 
     step_v = jax.vmap(env.step, in_axes=(0, 0, 0, None))
@@ -256,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=3, help="timed repeats (0: compile only)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed calls (at least 1)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ref-obs", choices=REF_OBS, default="blind", help="reference only")
+    parser.add_argument("--obs", choices=OBS_TYPES, default="blind", help="both sides")
     args = parser.parse_args(argv)
 
     _disable_persistent_cache()

@@ -78,10 +78,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="directory with s/ m/ l/ level JSONs (default: the reference's kinetix/levels)",
     )
     p.add_argument(
-        "--ref-obs",
+        "--obs",
         choices=("blind", "symbolic_flat"),
         default="blind",
-        help="reference observation (symbolic_flat adds its renderer's cost; ours is always blind)",
+        help="observation on both sides: blind (physics only) or symbolic_flat (ours needs "
+        "kinetix-render installed)",
     )
     p.add_argument("--quick", action="store_true", help="size s, batches 1 and 256, short scans")
     p.add_argument("--only", choices=IMPLS, default=None, help="run one side only")
@@ -157,8 +158,8 @@ def run_worker(impl: str, args: argparse.Namespace, size: str, batch: int, level
         str(args.reps),
         "--warmup",
         str(args.warmup),
-        "--ref-obs",
-        args.ref_obs,
+        "--obs",
+        args.obs,
     ]
     return run_json_subprocess(cmd, side_env(impl, args), args.timeout, RESULT_PREFIX)
 
@@ -192,11 +193,6 @@ def markdown(report: dict) -> str:
         obs = report["observation"].get(impl)
         if obs:
             out.append(f"- {impl}: {obs}")
-    if report["settings"]["ref_obs"] != "blind":
-        out.append(
-            "- **The reference side includes symbolic-flat rendering; ours does not, so the "
-            "ratios overstate our advantage.**"
-        )
     out.append("")
     out.append(
         "Compile time of `jit(scan(vmap(env.step)))` (`.lower().compile()`, persistent cache off):"
@@ -287,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             "calls": args.calls,
             "reps": args.reps,
             "warmup": args.warmup,
-            "ref_obs": args.ref_obs,
+            "obs": args.obs,
             "action_type": "multi_discrete (env.action_type.random_action per env per step)",
             "ours_src": args.ours_src,
             "jax_platforms": os.environ.get("JAX_PLATFORMS", "cpu"),

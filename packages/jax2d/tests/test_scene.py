@@ -547,3 +547,21 @@ def test_jitted_adders_on_a_full_scene_are_no_ops(empty: SimState, jitted) -> No
 def test_static_n_vertices_is_checked_under_jit(empty: SimState, jitted) -> None:
     """n_vertices is static, so its range is checked even when the adder is jitted."""
     _raises(lambda: jitted["poly"](empty, S, _v(1, 1), jnp.zeros((4, 2)), 5), "n_vertices=5")
+
+
+def test_import_does_not_start_the_jax_backend():
+    # Multi-process users must call jax.distributed.initialize() after importing our packages and
+    # before the backend starts; an array built at import (e.g. a default argument) breaks that.
+    import subprocess
+    import sys
+
+    code = (
+        "import jax._src.xla_bridge as xb\n"
+        "started = []\n"
+        "orig = xb.backends\n"
+        "xb.backends = lambda *a, **k: (started.append(1), orig(*a, **k))[1]\n"
+        "import jax2d, jax2d.scene, jax2d.engine, jax2d.sim_state, jax2d.maths\n"
+        "print('started' if started else 'clean')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "clean", out.stdout + out.stderr
