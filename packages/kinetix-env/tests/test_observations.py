@@ -57,12 +57,13 @@ def test_registry_reads_installed_distributions(tmp_path, monkeypatch):
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-renderer\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text(
-        f"[{ENTRY_POINT_GROUP}]\nsymbolic_flat = {__name__}:TimestepObservation\n"
+        f"[{ENTRY_POINT_GROUP}]\nfake_timestep_obs = {__name__}:TimestepObservation\n"
     )
+    # A name no real distribution uses, so an installed kinetix-render cannot shadow it.
     monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
     reg = get_observation_registry()
-    assert "symbolic_flat" in reg and "blind" in reg
-    obs = resolve_observation("symbolic_flat", EnvParams(), STATIC)
+    assert "fake_timestep_obs" in reg and "blind" in reg
+    obs = resolve_observation("fake_timestep_obs", EnvParams(), STATIC)
     assert isinstance(obs, TimestepObservation)
 
 

@@ -29,8 +29,11 @@ from kinetix.environment.level_json import (
     import_env_state_from_json,
 )
 from kinetix.environment.levels import (
+    HandmadeLevel,
+    handmade_level_names,
     load_evaluation_levels,
     load_from_json_file,
+    load_handmade_suite,
     stack_list_of_pytrees,
 )
 from kinetix.environment.observations import (
@@ -43,6 +46,7 @@ from kinetix.environment.spaces import MultiDiscrete
 from kinetix.environment.ued import (
     UEDParams,
     create_random_starting_distribution,
+    make_mutate_env,
     make_reset_fn_from_config,
     make_vmapped_filtered_level_sampler,
     sample_kinetix_level,
@@ -61,6 +65,7 @@ __all__ = [
     "DiscreteActions",
     "EnvParams",
     "EnvState",
+    "HandmadeLevel",
     "KinetixAction",
     "KinetixDummyEnv",
     "KinetixEnv",
@@ -80,10 +85,13 @@ __all__ = [
     "export_env_state_to_json",
     "get_observation_registry",
     "get_valid_action_mask",
+    "handmade_level_names",
     "import_env_state_from_json",
     "load_evaluation_levels",
     "load_from_json_file",
+    "load_handmade_suite",
     "make_kinetix_env",
+    "make_mutate_env",
     "make_reset_fn_from_config",
     "make_vmapped_filtered_level_sampler",
     "permute_state",

@@ -1,4 +1,6 @@
-"""Adding random shapes, jointed shapes and thrusters to a level (procedural generation + ACCEL).
+"""Level mutators: adding random shapes, jointed shapes and thrusters (procedural generation and
+ACCEL), plus ACCEL's editing mutators (re-exported from
+:mod:`kinetix.environment.ued.edit_mutators`).
 
 All functions are pure and jit/vmap-able (static arguments: ``static_env_params``,
 ``ued_params``). When there is no room for the addition the state is returned unchanged.
@@ -30,6 +32,19 @@ from kinetix.environment.env_state import (
     EnvState,
     StaticEnvParams,
 )
+from kinetix.environment.ued.edit_mutators import (
+    make_mutate_change_shape_rotation,
+    make_mutate_change_shape_size,
+    mutate_change_gravity,
+    mutate_change_shape_location,
+    mutate_change_shape_rotation,
+    mutate_change_shape_size,
+    mutate_remove_joint,
+    mutate_remove_shape,
+    mutate_remove_thruster,
+    mutate_swap_role,
+    mutate_toggle_fixture,
+)
 from kinetix.environment.ued.sampling import (
     free_slot,
     non_arena_mask,
@@ -43,10 +58,21 @@ from kinetix.environment.ued.sampling import (
 from kinetix.environment.ued.ued_state import UEDParams
 
 __all__ = [
-    "mutate_add_shape",
+    "make_mutate_change_shape_rotation",
+    "make_mutate_change_shape_size",
     "mutate_add_connected_shape",
     "mutate_add_connected_shape_proper",
+    "mutate_add_shape",
     "mutate_add_thruster",
+    "mutate_change_gravity",
+    "mutate_change_shape_location",
+    "mutate_change_shape_rotation",
+    "mutate_change_shape_size",
+    "mutate_remove_joint",
+    "mutate_remove_shape",
+    "mutate_remove_thruster",
+    "mutate_swap_role",
+    "mutate_toggle_fixture",
 ]
 
 ARENA_FLOOR_TOP = 0.4

@@ -14,10 +14,33 @@ from kinetix.environment.env_state import EnvParams, EnvState, StaticEnvParams
 from kinetix.environment.expansion import expand_env_state
 from kinetix.environment.levels import load_evaluation_levels
 from kinetix.environment.ued.distributions import sample_kinetix_level
+from kinetix.environment.ued.edit_mutators import (
+    resize_shape_without_settling,
+    rotate_shape_without_settling,
+    settle,
+)
+from kinetix.environment.ued.mutators import (
+    mutate_add_connected_shape,
+    mutate_add_connected_shape_proper,
+    mutate_add_shape,
+    mutate_add_thruster,
+    mutate_change_gravity,
+    mutate_change_shape_location,
+    mutate_change_shape_rotation,
+    mutate_change_shape_size,
+    mutate_remove_joint,
+    mutate_remove_shape,
+    mutate_remove_thruster,
+    mutate_swap_role,
+    mutate_toggle_fixture,
+)
 from kinetix.environment.ued.ued_state import UEDParams
 from kinetix.environment.utils import create_empty_env, static_env_params_from_size
 
 __all__ = [
+    "ALL_MUTATION_FNS",
+    "ACCEL_MUTATIONS",
+    "make_mutate_env",
     "make_reset_fn_sample_kinetix_level",
     "make_reset_fn_sample_kinetix_level_different_static_env_params",
     "make_reset_fn_sample_empty_level",
@@ -27,6 +50,85 @@ __all__ = [
 ]
 
 ResetFn = Callable[[jax.Array], EnvState]
+
+# ACCEL's edit mix (order and weights of the reference): the weight of an addition is 1 only
+# when there is room for it; removals of joints and shapes are defined but switched off.
+ACCEL_MUTATIONS = (
+    mutate_add_shape,
+    mutate_add_connected_shape_proper,
+    mutate_remove_joint,
+    mutate_remove_shape,
+    mutate_swap_role,
+    mutate_add_thruster,
+    mutate_remove_thruster,
+    mutate_toggle_fixture,
+    mutate_change_shape_size,
+    mutate_change_shape_location,
+    mutate_change_shape_rotation,
+)
+
+# The reference's list of single mutations (used by its level editor).
+ALL_MUTATION_FNS = [
+    mutate_add_shape,
+    mutate_add_connected_shape,
+    mutate_remove_joint,
+    mutate_swap_role,
+    mutate_toggle_fixture,
+    mutate_add_thruster,
+    mutate_remove_thruster,
+    mutate_remove_shape,
+    mutate_change_gravity,
+]
+
+
+def make_mutate_env(
+    static_env_params: StaticEnvParams,
+    env_params: EnvParams,
+    ued_params: UEDParams,
+) -> Callable[..., EnvState]:
+    """ACCEL's level editor: ``mutate(rng, level, n=1)`` applies ``n`` random edits in sequence.
+
+    Each edit draws one of :data:`ACCEL_MUTATIONS` with weights (on the current level) add shape
+    1 if a polygon or circle slot is free; add jointed shape 1 if also a joint slot is free;
+    remove joint 0; remove shape 0; swap roles 1; add thruster 1 if a thruster slot is free;
+    remove thruster 1 if one is active; toggle fixture 0.1; change size, location, rotation 1.
+    ``n`` is static (a ``lax.scan`` length); ``mutate`` is jit/vmap-able.
+
+    Example::
+
+        mutate = make_mutate_env(static, EnvParams(), UEDParams())
+        edited = mutate(jax.random.PRNGKey(0), level, 5)
+    """
+    s, ued = static_env_params, ued_params
+    # The resize and rotate edits share one compiled copy of the settle steps (after the switch).
+    unsettled = {
+        mutate_change_shape_size: resize_shape_without_settling,
+        mutate_change_shape_rotation: rotate_shape_without_settling,
+    }
+    settles = jnp.array([f in unsettled for f in ACCEL_MUTATIONS])
+    branches = [
+        (lambda k, lv, f=unsettled.get(f, f): f(k, lv, env_params, s, ued)) for f in ACCEL_MUTATIONS
+    ]
+
+    def edit(level: EnvState, key: jax.Array) -> tuple[EnvState, None]:
+        k_kind, k_edit = jax.random.split(key)
+        shape_room = ~jnp.all(level.polygon.active) | ~jnp.all(level.circle.active)
+        joint_room = shape_room & ~jnp.all(level.joint.active)
+        weights = jnp.stack([
+            shape_room, joint_room, False, False, True, ~jnp.all(level.thruster.active),
+            jnp.any(level.thruster.active), 0.1, 1.0, 1.0, 1.0,
+        ]).astype(jnp.float32)  # fmt: skip
+        kind = jax.random.choice(k_kind, len(branches), p=weights / weights.sum())
+        level = jax.lax.switch(kind, branches, k_edit, level)
+        level = jax.lax.cond(settles[kind], lambda lv: settle(lv, env_params, s), lambda lv: lv,
+                             level)  # fmt: skip
+        return level, None
+
+    def mutate(rng: jax.Array, level: EnvState, n: int = 1) -> EnvState:
+        level, _ = jax.lax.scan(edit, level, jax.random.split(rng, n))
+        return level
+
+    return mutate
 
 
 def make_reset_fn_sample_kinetix_level(
