@@ -201,6 +201,28 @@ def bench_env(session: nox.Session) -> None:
 
 
 @nox.session
+def bench_render(session: nox.Session) -> None:
+    """Renderer frames/s and compile time at batch 256, ours vs kinetix-env 3.0.2's renderers.
+
+    Example: ``nox -s bench_render -- --renderers pixels --reps 3``.
+    """
+    _install_local(session, _existing_packages(), test_extra_for=[], extra=REF_JAX)
+    ref_dir = ROOT / ".nox" / "_ref_env"
+    session.run(
+        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
+    )  # fmt: skip
+    ref_python = str(ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
+    session.run(
+        "uv", "pip", "install", "--python", ref_python, *REF_JAX, REF_JAX2D, REF_CHEX,
+        REF_KINETIX_ENV, external=True,
+    )  # fmt: skip
+    session.run(
+        "python", str(ROOT / "benchmarks" / "render.py"), "--ref-python", ref_python,
+        *session.posargs, env={"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
+    )  # fmt: skip
+
+
+@nox.session
 def bench_data(session: nox.Session) -> None:
     """Trajectory loader throughput and peak memory, ours vs kinetix-env 3.0.2 (zarr + grain).
 
