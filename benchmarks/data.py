@@ -10,7 +10,10 @@ Sides alternate, ``--repeats`` times, median reported.
 
 The benchmark dataset is built under ``--data-dir`` (not committed) by replicating the golden
 trajectories (``packages/kinetix-data/tests/data/released/traj_s``) into ``--shards`` shards of
-``--traj-per-shard`` trajectories with our writer (same layout and codec as upstream's).
+``--traj-per-shard`` trajectories with our writer (same layout and codec as upstream's). It is
+also converted to OUR format (``<data-dir>_ours_<codec>``, ``--ours-codec``) and a third side,
+``ours_v3``, times our ``TrajectoryDatasetManager`` reading that copy (what BC trains from when
+the data comes from expert collection). All sides run interleaved in one invocation.
 
     python benchmarks/data.py --ref-python /work/venvs/refdata/bin/python
     python benchmarks/data.py --ref-python /work/venvs/refdata/bin/python --quick
@@ -43,11 +46,12 @@ RESULT = "@@DATA_BENCH_RESULT@@ "
 def worker(args: argparse.Namespace) -> None:
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     t0 = time.perf_counter()
-    if args.worker == "ours":
+    if args.worker in ("ours", "ours_v3"):
         from kinetix.data import TrajectoryDatasetManager
 
+        data_dir = args.data_dir if args.worker == "ours" else ours_dir(args)
         manager = TrajectoryDatasetManager(
-            args.data_dir, batch_size=args.batch_size, seed=0, prefetch=args.prefetch
+            data_dir, batch_size=args.batch_size, seed=0, prefetch=args.prefetch
         )
     else:
         import kinetix.environment  # noqa: F401  (before kinetix.data: circular import upstream)
@@ -107,10 +111,39 @@ def build_dataset(data_dir: Path, shards: int, per_shard: int) -> None:
     marker.write_text(json.dumps(want))
 
 
+CODECS = {
+    "zstd1": {"codec": "zstd", "level": 1},
+    "zstd3": {"codec": "zstd", "level": 3},
+    "lz4": {"codec": "blosc", "cname": "lz4", "level": 5},
+    "none": {"codec": "none"},
+}
+
+
+def ours_dir(args: argparse.Namespace) -> Path:
+    return Path(f"{args.data_dir}_ours_{args.ours_codec}")
+
+
+def build_ours(args: argparse.Namespace) -> None:
+    """Convert the benchmark split to our format (once per dataset and codec)."""
+    dst = ours_dir(args)
+    marker = dst / "bench.json"
+    want = json.loads((args.data_dir / "bench.json").read_text())
+    if marker.exists() and json.loads(marker.read_text()) == want:
+        return
+    import shutil
+
+    from kinetix.data import released_to_ours
+
+    shutil.rmtree(dst, ignore_errors=True)
+    released_to_ours(args.data_dir, dst, compression=CODECS[args.ours_codec], progress=False)
+    marker.write_text(json.dumps(want))
+
+
 def run_worker(python: str, impl: str, args: argparse.Namespace) -> dict:
     cmd = [python, str(Path(__file__).resolve()), "--worker", impl, "--data-dir", str(args.data_dir),
            "--batch-size", str(args.batch_size), "--batches", str(args.batches),
-           "--prefetch", str(args.prefetch)] + (["--touch"] if args.touch else [])  # fmt: skip
+           "--prefetch", str(args.prefetch), "--ours-codec", args.ours_codec] + (
+               ["--touch"] if args.touch else [])  # fmt: skip
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     for line in proc.stdout.splitlines():
@@ -121,7 +154,7 @@ def run_worker(python: str, impl: str, args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--worker", choices=["ours", "ref"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["ours", "ours_v3", "ref"], help=argparse.SUPPRESS)
     p.add_argument("--ref-python", default="/work/venvs/refdata/bin/python")
     p.add_argument("--ours-python", default=sys.executable)
     p.add_argument("--data-dir", type=Path, default=Path("/tmp/kinetix-data-bench/traj_s"))
@@ -133,6 +166,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--prefetch", type=int, default=2)
     p.add_argument("--touch", action="store_true", help="read one value per trajectory")
     p.add_argument("--quick", action="store_true", help="small dataset, 40 batches, 1 repeat")
+    p.add_argument(
+        "--ours-codec",
+        choices=sorted(CODECS),
+        default="zstd3",
+        help="codec of the our-format copy (the DatasetWriter default is zstd3)",
+    )
+    p.add_argument("--sides", default="ref,ours,ours_v3", help="comma-separated sides to time")
     p.add_argument("--out", type=Path, default=HERE / "results" / "data.json")
     args = p.parse_args(argv)
     if args.worker:
@@ -140,11 +180,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.shards, args.traj_per_shard, args.batches, args.repeats = 8, 32, 40, 1
     build_dataset(args.data_dir, args.shards, args.traj_per_shard)
-    runs: dict[str, list[dict]] = {"ours": [], "ref": []}
+    sides = args.sides.split(",")
+    if "ours_v3" in sides:
+        build_ours(args)
+    runs: dict[str, list[dict]] = {impl: [] for impl in sides}
     for r in range(args.repeats):
-        order = ["ours", "ref"] if r % 2 == 0 else ["ref", "ours"]
+        order = sides if r % 2 == 0 else sides[::-1]
         for impl in order:
-            python = args.ours_python if impl == "ours" else args.ref_python
+            python = args.ref_python if impl == "ref" else args.ours_python
             res = run_worker(python, impl, args)
             runs[impl].append(res)
             print(f"  {impl}: {res['transitions_per_s'] / 1e6:.2f} M transitions/s, "
@@ -160,7 +203,16 @@ def main(argv: list[str] | None = None) -> None:
         }
         for impl in runs
     }
-    speedup = summary["ours"]["transitions_per_s"] / summary["ref"]["transitions_per_s"]
+    ref = summary.get("ref")
+    speedups = {
+        impl: {
+            "transitions_per_s": s["transitions_per_s"] / ref["transitions_per_s"],
+            "cpu_ms_per_batch": ref["cpu_ms_per_batch"] / s["cpu_ms_per_batch"],
+        }
+        for impl, s in summary.items()
+        if ref and impl != "ref"
+    }
+    speedup = speedups.get("ours", {}).get("transitions_per_s")
     result = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join([sys.executable, *sys.argv]),
@@ -173,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
         "runs": runs,
         "summary": summary,
         "speedup": speedup,
+        "speedups_vs_ref": speedups,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
@@ -182,11 +235,18 @@ def main(argv: list[str] | None = None) -> None:
           f"median of {args.repeats}; load average {os.getloadavg()[0]:.1f}\n")  # fmt: skip
     print("| loader | transitions/s | CPU ms / batch | peak RSS (MB) | build (s) |")
     print("|---|---|---|---|---|")
-    for impl, name in (("ref", "kinetix-env 3.0.2 (zarr + grain)"), ("ours", "kinetix-data")):
-        s = summary[impl]
+    names = {
+        "ref": "kinetix-env 3.0.2 (zarr + grain), released files",
+        "ours": "kinetix-data, released files",
+        "ours_v3": f"kinetix-data, our format ({args.ours_codec})",
+    }
+    for impl in sides:
+        name, s = names[impl], summary[impl]
         print(f"| {name} | {s['transitions_per_s'] / 1e6:.2f} M | {s['cpu_ms_per_batch']:.1f} | {s['peak_rss_mb']:.0f} | "
               f"{s['build_s']:.2f} |")  # fmt: skip
-    print(f"\nspeed-up: {speedup:.1f}x")
+    for impl, x in speedups.items():
+        print(f"\n{impl} vs ref: {x['transitions_per_s']:.1f}x transitions/s, "
+              f"{x['cpu_ms_per_batch']:.1f}x less CPU per batch")  # fmt: skip
 
 
 if __name__ == "__main__":

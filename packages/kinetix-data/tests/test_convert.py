@@ -133,3 +133,21 @@ def test_plain_progress_bar_without_tqdm(capsys, monkeypatch):
             bar.update(1)
     out = capsys.readouterr().out
     assert "work: 1/4 traj" in out and "work: 4/4 traj" in out
+
+
+def test_dot_relative_paths_work_for_convert_verify_and_open(tmp_path, monkeypatch):
+    from kinetix.data.episodes import open_dataset
+    from kinetix.data.verify import verify_dataset
+
+    shards = _released(tmp_path / "rel")
+    monkeypatch.chdir(tmp_path)
+    up = f"../{tmp_path.name}"
+    m = released_to_ours("./rel", f"{up}/ours", progress=False)
+    assert m.num_trajectories == 5
+    assert ours_to_released("./ours", f"{up}/back", progress=False) == ["part_0", "part_1"]
+    _assert_same_released(tmp_path / "rel", tmp_path / "back")
+    assert verify_dataset("./rel", progress=False).ok
+    assert verify_dataset(f"{up}/ours", progress=False).ok
+    for path in ("./rel", "./ours"):
+        got = open_dataset(path).read([0])["action"]
+        np.testing.assert_array_equal(got[0], shards["part_0"]["action"][0])

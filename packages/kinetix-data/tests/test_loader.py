@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import TRAJ_DIR
 
-from kinetix.data.loader import SourceStream, read_units
+from kinetix.data.loader import BufferPool, SourceStream, read_units
 from kinetix.data.released import open_released
 from kinetix.data.sampling import EpochPlan, Unit, make_units
 
@@ -61,3 +61,29 @@ def test_read_units_keeps_unit_order(ds):
     rec = read_units(ds, [Unit(2, 1, 3), Unit(0, 0, 1)])
     np.testing.assert_array_equal(rec[:2], ds.read_records(2, 1, 3))
     np.testing.assert_array_equal(rec[2:], ds.read_records(0, 0, 1))
+
+
+def test_buffer_pool_reuses_only_unreferenced_buffers():
+    pool = BufferPool(max_buffers=3)
+    a = pool.get(4, 8)
+    a_id = a.base.ctypes.data if a.base is not None else a.ctypes.data
+    view = a[1:3]
+    del a
+    b = pool.get(4, 8)  # ``view`` keeps the first buffer alive: a new one
+    assert b.ctypes.data != a_id
+    del view
+    c = pool.get(3, 8)  # nothing references the first buffer now: recycled, first 3 rows
+    assert c.ctypes.data == a_id and c.shape == (3, 8)
+    assert pool.get(5, 8).shape == (5, 8)  # too small to recycle: fresh
+
+
+def test_batches_kept_by_the_consumer_are_never_overwritten(ds):
+    units = make_units(list(range(len(ds.shards))), [ds.num_records(k) for k in range(4)], [1] * 4)
+    plan = EpochPlan(units, batch_size=2, seed=1, window_rows=4)
+    stream = SourceStream(ds, plan)
+    kept, snapshots = [], []
+    for _ in range(3 * plan.steps_per_epoch):  # several epochs: buffers would be recycled
+        rec = stream.next_records()
+        kept.append(rec)
+        snapshots.append(_ids(rec))
+    assert [_ids(r) for r in kept] == snapshots

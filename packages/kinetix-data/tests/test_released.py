@@ -209,3 +209,18 @@ def test_open_shard_cache_is_bounded_and_reads_stay_correct():
         for i in range(len(ds.shards)):
             np.testing.assert_array_equal(ds.read_records(i), first[i])
             assert len(ds._stores) == 1
+
+
+def test_dot_relative_paths_are_resolved(tmp_path, monkeypatch):
+    # tensorstore's file driver rejects "./x" and "../x" ("Invalid file path").
+    import shutil
+
+    shutil.copytree(TRAJ_DIR, tmp_path / "rel")
+    monkeypatch.chdir(tmp_path)
+    for path in ("./rel", f"../{tmp_path.name}/rel"):
+        ds = open_released(path)
+        assert os.path.isabs(ds.root)
+        assert ds.read_shard(0, 0, 1)["action"].shape == (1, 256, 6)
+    f = open_released("rel").read_shard(0)
+    write_released_shard("./out/shard_0", dict(f), "trajectory")
+    np.testing.assert_array_equal(open_released("./out").read_shard(0)["action"], f["action"])

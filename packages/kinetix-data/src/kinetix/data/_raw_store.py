@@ -92,4 +92,5 @@ def local_path(dataset_dir: str | os.PathLike) -> str:
             f"{path}: only local directories are supported for the released format; download "
             "the split first (kinetix-data download)"
         )
-    return path
+    # tensorstore's file driver rejects relative paths ("Invalid file path").
+    return os.path.abspath(path)

@@ -63,14 +63,14 @@ def records_to_batch(
         return ActionEnvStateMask(
             action=fields["action"],
             env_state=state,
-            mask=np.ones(records.shape, bool),
+            mask=np.ones(fields["done"].shape, bool),
             action_mask=fields["action_mask"],
             done=fields["done"],
         )
     return ActionEnvStateMask(
         action=fields["action"],
         env_state=state,
-        mask=fields["mask"],
+        mask=fields["mask"] if "mask" in fields else np.ones(records.shape, bool),
         action_mask=fields["action_mask"],
         done=None,
     )

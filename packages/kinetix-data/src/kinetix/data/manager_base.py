@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any
 
 from kinetix.data.batch import ActionEnvStateMask, expand_batch, records_to_batch
 from kinetix.data.fields import FieldError
+from kinetix.data.format import is_our_format
 from kinetix.data.loader import Prefetcher, SourceStream, read_units
+from kinetix.data.ours_source import OursDataset
 from kinetix.data.released import ReleasedDataset, open_released
 from kinetix.data.sampling import EpochPlan, Unit, make_units, split_shards
 from kinetix.environment import StaticEnvParams
@@ -17,6 +18,21 @@ from kinetix.environment.expansion import max_static_env_params
 __all__ = ["DatasetManagerBase"]
 
 _STATE_VERSION = 1
+
+
+def open_source(
+    dataset_dir: str | os.PathLike, layout: str, block_trajectories: int | None = None
+) -> ReleasedDataset | OursDataset:
+    """Open one dataset for a manager: our format if ``dataset.json`` is there, else released.
+
+    Args:
+        dataset_dir: a directory (relative is fine) or URL; URLs must hold our format.
+        layout: the manager's layout, ``"trajectory"`` or ``"flat"`` (our format serves both).
+        block_trajectories: trajectories per block ("shard") of our format.
+    """
+    if is_our_format(dataset_dir):
+        return OursDataset(dataset_dir, layout=layout, block_trajectories=block_trajectories)
+    return open_released(dataset_dir)
 
 
 def _process_defaults(shard_index: int | None, total_shard_count: int | None) -> tuple[int, int]:
@@ -52,7 +68,9 @@ class DatasetManagerBase:
         dataset_proportions: list[float] | None = None,
         prefetch: int = 2,
         shuffle_window: int | None = None,
+        block_trajectories: int | None = None,
     ):
+        self._prefetcher: Prefetcher | None = None
         if should_expand_static_env_params and static_env_params is None:
             raise ValueError(
                 "static_env_params is required when should_expand_static_env_params=True"
@@ -83,7 +101,7 @@ class DatasetManagerBase:
         self.dataset_proportions = list(dataset_proportions)
         self.prefetch = prefetch
 
-        self.datasets: list[ReleasedDataset] = []
+        self.datasets: list[ReleasedDataset | OursDataset] = []
         self._plans: list[EpochPlan] = []
         self._val_units: list[Unit] = []
         self.shard_names: list[str] = []
@@ -92,7 +110,7 @@ class DatasetManagerBase:
         if n_val_shards and len(dirs) > 1:
             raise ValueError("n_val_shards is only supported with a single dataset_dir")
         for i, d in enumerate(dirs):
-            ds = open_released(d)
+            ds = open_source(d, self.layout, block_trajectories)
             if ds.layout != self.layout:
                 raise ValueError(
                     f"{d}: shards have the {ds.layout} layout (shape {list(ds.shard_info(0).shape)}), "
@@ -123,6 +141,12 @@ class DatasetManagerBase:
             self.shard_names += train
             self.all_shard_names += ds.shards + ds.empty_shards
 
+        steps = {ds.num_steps for ds in self.datasets}
+        if len(steps) > 1:
+            raise ValueError(
+                f"the datasets have different trajectory lengths {sorted(steps)} "
+                f"({[str(d) for d in dirs]}); mixed trajectory batches need one T"
+            )
         statics = [ds.static_env_params for ds in self.datasets]
         if should_expand_static_env_params:
             self.target_static = static_env_params
@@ -149,7 +173,6 @@ class DatasetManagerBase:
         if self._val_units:
             self.validation_batch = self._load_validation(val_batch_size)
         self._positions = [(0, 0)] * len(self._plans)
-        self._prefetcher: Prefetcher | None = None
         self.batches_served = 0
 
     # ------------------------------------------------------------------ batches
@@ -241,9 +264,10 @@ class DatasetManagerBase:
 
     def close(self) -> None:
         """Stop background reading (a later :meth:`load_next_batch` restarts it)."""
-        if self._prefetcher is not None:
-            self._prefetcher.close()
+        prefetcher = getattr(self, "_prefetcher", None)  # None if __init__ raised early
+        if prefetcher is not None:
             self._prefetcher = None
+            prefetcher.close()
 
     def __enter__(self):
         return self
@@ -252,8 +276,12 @@ class DatasetManagerBase:
         self.close()
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # interpreter shutdown
+        # At interpreter exit module globals (contextlib, queue, threading...) may already be
+        # None, so nothing here may raise; the producer thread is a daemon and never blocks exit.
+        try:  # noqa: SIM105 - contextlib itself may be gone at exit
             self.close()
+        except BaseException:  # noqa: BLE001 - a finaliser must never raise
+            pass
 
 
 def _sizes(s: StaticEnvParams) -> dict[str, int]:

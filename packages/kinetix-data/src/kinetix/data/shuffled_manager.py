@@ -18,7 +18,9 @@ class ShuffledDatasetManager(DatasetManagerBase):
     supplies ``int(batch_size * p)`` transitions of every batch (the parts must sum to
     ``batch_size``) and uses seed ``seed * 1000 + i``. Datasets of different static sizes are
     padded to the largest before concatenation (upstream raised). ``done`` is None; ``mask``
-    is the stored per-transition weight.
+    is the stored per-transition weight (all True when our format stores no ``mask``).
+    ``dataset_dir`` may also be a dataset in our format (``dataset.json``): its trajectories
+    are served as transitions, shuffled within each window.
 
     Example:
         >>> m = ShuffledDatasetManager(["data/s_flat", "data/m_flat"], batch_size=1024,
@@ -44,6 +46,7 @@ class ShuffledDatasetManager(DatasetManagerBase):
         val_batch_size: int | None = None,
         prefetch: int = 2,
         shuffle_window: int | None = None,
+        block_trajectories: int | None = None,
     ):
         super().__init__(
             dataset_dir,
@@ -59,4 +62,5 @@ class ShuffledDatasetManager(DatasetManagerBase):
             dataset_proportions=dataset_proportions,
             prefetch=prefetch,
             shuffle_window=shuffle_window,
+            block_trajectories=block_trajectories,
         )

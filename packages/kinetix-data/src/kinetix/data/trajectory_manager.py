@@ -14,15 +14,18 @@ class TrajectoryDatasetManager(DatasetManagerBase):
     """Shuffled batches of whole trajectories, with the reference's constructor and attributes.
 
     Args:
-        dataset_dir: a released-format zarr v2 group (one split, e.g. ``./data/1M/m``); a list
-            mixes several groups (``dataset_proportions`` of each batch; sizes may differ, every
+        dataset_dir: a released-format zarr v2 group (one split, e.g. ``./data/1M/m``) or a
+            dataset in our format (a directory or URL with ``dataset.json``, as written by
+            :class:`~kinetix.data.DatasetWriter`); relative paths are fine. A list
+            mixes several datasets of either format (``dataset_proportions`` of each batch; sizes may differ, every
             part is padded to the largest, or to ``static_env_params`` when expanding).
         batch_size: trajectories per batch, per process.
         static_env_params: target sizes when ``should_expand_static_env_params``; otherwise, if
             given, checked against the dataset's sizes.
         seed: fixes the shard split and the order of every epoch.
         maximum_number_of_shards: keep only this many shards (after the seeded shuffle); -1: all.
-        n_val_shards: hold out this many whole shards for validation (single directory only).
+        n_val_shards: hold out this many whole shards for validation (single directory only);
+            in our format a "shard" is a block of ``block_trajectories`` trajectories.
         val_batch_size: trajectories in ``validation_batch`` (None: every validation row).
         shard_index: this process's index (None: ``jax.process_index()``).
         total_shard_count: number of processes (None: ``jax.process_count()``).
@@ -32,6 +35,9 @@ class TrajectoryDatasetManager(DatasetManagerBase):
         prefetch: finished batches prepared ahead in a background thread.
         shuffle_window: trajectories per shuffle window (default ``4 * batch_size``); rows are
             re-mixed within a window every epoch, and read-ahead memory is about two windows.
+        block_trajectories: our format only: trajectories per block, the unit of the
+            train/validation split and of per-process sharding (default the stored chunk size,
+            32 for :class:`~kinetix.data.DatasetWriter`'s default).
 
     Attributes:
         length: training batches in the whole dataset (``rows // batch_size``, as upstream).
@@ -64,6 +70,7 @@ class TrajectoryDatasetManager(DatasetManagerBase):
         dataset_proportions: list[float] | None = None,
         prefetch: int = 2,
         shuffle_window: int | None = None,
+        block_trajectories: int | None = None,
     ):
         super().__init__(
             dataset_dir,
@@ -79,4 +86,5 @@ class TrajectoryDatasetManager(DatasetManagerBase):
             dataset_proportions=dataset_proportions,
             prefetch=prefetch,
             shuffle_window=shuffle_window,
+            block_trajectories=block_trajectories,
         )
