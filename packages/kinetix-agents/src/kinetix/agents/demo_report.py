@@ -69,7 +69,8 @@ def best_agent(table: dict[str, dict[str, dict[str, float]]]) -> str:
     order = ["finetune", "scratch", "bc"]
     agents = sorted(table, key=lambda a: order.index(a) if a in order else len(order))
     return max(
-        agents, key=lambda a: (table[a]["handmade"]["solve_rate"], table[a]["heldout"]["solve_rate"])
+        agents,
+        key=lambda a: (table[a]["handmade"]["solve_rate"], table[a]["heldout"]["solve_rate"]),
     )
 
 
@@ -136,7 +137,11 @@ def _write_gif(result: Any, path: Path) -> tuple[str, str, bool]:
         i = int(np.argmax(result.table[agent]["handmade"]["per_level_solve_rate"]))
     level = jax.tree.map(lambda x: x[i], levels)
     ep = rollout_episode(
-        result.networks[agent], level, e.env, e.env_params, key=jax.random.PRNGKey(result.config.seed)
+        result.networks[agent],
+        level,
+        e.env,
+        e.env_params,
+        key=jax.random.PRNGKey(result.config.seed),
     )
     frames = make_frames(ep["states"], e.env_params, e.static)
     save_video(frames, path, fps=15)
@@ -215,14 +220,24 @@ def write_report(result: Any, out_dir: Path, total_wall_s: float | None = None) 
     for s, a, b in zip(ft["env_steps"], ft["heldout_solve_rate"], sc["heldout_solve_rate"]):
         lines.append(f"| {int(s):,} | {a:.3f} | {b:.3f} |")
     lines += ["", "## Hand-made levels (solve rate per level)", ""]
-    lines.append("| level | " + " | ".join(AGENT_LABELS[a] for a in ("bc", "finetune", "scratch")) + " |")
+    lines.append(
+        "| level | " + " | ".join(AGENT_LABELS[a] for a in ("bc", "finetune", "scratch")) + " |"
+    )
     lines.append("|---|---|---|---|")
     for i, name in enumerate(result.handmade_names):
         vals = [tb[a]["handmade"]["per_level_solve_rate"][i] for a in ("bc", "finetune", "scratch")]
         lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in vals) + " |")
-    lines += ["", "## Stage wall times", "", "| stage | wall time (s) | env steps |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Stage times",
+        "",
+        "Process CPU time sums both cores; on a busy machine it is the steadier figure.",
+        "",
+        "| stage | wall time (s) | process CPU (s) | env steps |",
+        "|---|---|---|---|",
+    ]
     for name, s in st.items():
-        lines.append(f"| {name} | {s.wall_s:.1f} | {s.env_steps:,} |")
+        lines.append(f"| {name} | {s.wall_s:.1f} | {s.cpu_s:.1f} | {s.env_steps:,} |")
     if total_wall_s is not None:
         lines.append(f"| total (pipeline + report) | {total_wall_s:.1f} | |")
     lines += ["", "## Files", ""]
