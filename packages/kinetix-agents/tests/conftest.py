@@ -165,3 +165,16 @@ def env_params():
 def weak_thrust():
     """``(state, static_env_params, env_params)`` of ``s/h0_weak_thrust``."""
     return load_from_json_file(WEAK_THRUST)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: compiles a big program; KINETIX_SLOW_TESTS=1 runs it")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("KINETIX_SLOW_TESTS"):
+        return
+    skip = pytest.mark.skip(reason="slow (big compile); set KINETIX_SLOW_TESTS=1 to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

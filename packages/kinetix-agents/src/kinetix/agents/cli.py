@@ -6,6 +6,7 @@ Commands and their configs (see :mod:`kinetix.agents.config`)::
     kinetix train-bc dataset_dir=/data/1M/m learning.lr=3e-4 env_size=m
     kinetix finetune bc_checkpoint=runs/bc-.../checkpoints env_size=m
     kinetix eval checkpoint=runs/bc-.../checkpoints eval.eval_levels=[s/h0_unicycle]
+    kinetix collect out=/data/experts_s env_size=s num_levels=1024 level_start=0
 
 ``kinetix <command> --help`` lists every key with its type and default; ``--print-config``
 prints the resolved config and exits. In a multi-process run set
@@ -70,7 +71,12 @@ COMMANDS: dict[str, Command] = {
             "EvalConfig",
             "kinetix.agents.cli:_run_eval",
         ),
-        # "collect" (expert data collection) registers here.
+        Command(
+            "collect",
+            "expert data: a specialist PPO per random level, solved trajectories kept",
+            "CollectSettings",
+            "kinetix.agents.cli:_run_collect",
+        ),
     )
 }
 
@@ -210,6 +216,18 @@ def _run_eval(config: Any) -> None:
     print(text)
     if config.output:
         Path(config.output).write_text(text + "\n")
+
+
+def _run_collect(config: Any) -> None:
+    from kinetix.agents.collect import CollectConfig, collect
+    from kinetix.agents.config import ConfigError
+
+    try:
+        collect_config = CollectConfig(**dataclasses.asdict(config))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    report = collect(collect_config)
+    print(report.summary())
 
 
 if __name__ == "__main__":  # pragma: no cover

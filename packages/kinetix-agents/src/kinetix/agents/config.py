@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from kinetix.agents.curriculum import ACCELConfig, PLRConfig
 from kinetix.agents.models import MODEL_PRESETS, ModelConfig
 from kinetix.agents.ppo import PPOConfig
 from kinetix.environment import (
@@ -47,6 +48,7 @@ __all__ = [
     "BCLearningSettings",
     "TrainBCConfig",
     "TrainLevelsSettings",
+    "UEDSettings",
     "TrainPPOConfig",
     "build_network_for_config",
     "bc_num_updates",
@@ -57,11 +59,13 @@ __all__ = [
     "env_name",
     "load_config",
     "model_config",
+    "curriculum_config",
     "ppo_config",
 ]
 
 _ENV_SIZES = ("s", "m", "l")
 _TRAIN_LEVEL_MODES = ("random", "list", "random_all", "dummy")
+_UED_METHODS = ("none", "plr", "accel")
 
 
 class ConfigError(ValueError):
@@ -94,6 +98,20 @@ def _mutable_schema(cls: type, name: str) -> type:
 
 ModelSettings = _mutable_schema(ModelConfig, "ModelSettings")
 PPOLearningSettings = _mutable_schema(PPOConfig, "PPOLearningSettings")
+_LAZY: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> Any:
+    # `CollectSettings`, the `collect` command's keys (flat; its frozen config is
+    # kinetix.agents.collect.CollectConfig), is built on first use so that importing this module
+    # does not import kinetix.agents.collect (which `python -m kinetix.agents.collect` runs).
+    if name == "CollectSettings":
+        if name not in _LAZY:
+            from kinetix.agents.collect import CollectConfig
+
+            _LAZY[name] = _mutable_schema(CollectConfig, "CollectSettings")
+        return _LAZY[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclasses.dataclass
@@ -130,6 +148,24 @@ class TrainLevelsSettings:
 
     train_level_mode: str = "random"
     train_levels_list: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class UEDSettings:
+    """``ued`` group: a curriculum over the ``train_levels`` distribution.
+
+    ``ued_method`` is ``none``, ``plr`` (Prioritised Level Replay) or ``accel`` (PLR plus
+    ``num_edits`` random edits of replayed levels); the other keys are
+    :class:`~kinetix.agents.curriculum.ACCELConfig`'s.
+    """
+
+    ued_method: str = "none"
+    buffer_size: int = 4000
+    replay_prob: float = 0.8
+    staleness_coef: float = 0.3
+    temperature: float = 0.3
+    min_fill: float = 0.5
+    num_edits: int = 5
 
 
 @dataclasses.dataclass
@@ -177,6 +213,7 @@ class TrainPPOConfig:
     model: ModelSettings = dataclasses.field(default_factory=ModelSettings)  # type: ignore[valid-type]
     eval: EvalSettings = dataclasses.field(default_factory=EvalSettings)
     train_levels: TrainLevelsSettings = dataclasses.field(default_factory=TrainLevelsSettings)
+    ued: UEDSettings = dataclasses.field(default_factory=UEDSettings)
     misc: MiscSettings = dataclasses.field(default_factory=MiscSettings)
 
 
@@ -376,6 +413,12 @@ def validate_config(config: Any) -> None:
             raise ConfigError(
                 "train_levels.train_level_mode=list needs train_levels.train_levels_list=[...]"
             )
+    if hasattr(config, "ued"):
+        _check_choice("ued.ued_method", config.ued.ued_method, _UED_METHODS)
+        try:
+            curriculum_config(config)
+        except ValueError as e:
+            raise ConfigError(f"bad ued config: {e}") from None
     if hasattr(config, "model"):
         try:
             model_config(config)
@@ -410,6 +453,21 @@ def _validate_bc_learning(config: TrainBCConfig) -> None:
 def model_config(config: Any) -> ModelConfig:
     """The :class:`ModelConfig` of a run config (its ``model`` group)."""
     return ModelConfig(**_as_dict(config.model))
+
+
+def curriculum_config(config: Any) -> PLRConfig | None:
+    """The curriculum of a PPO run config's ``ued`` group: ``None`` (``ued_method=none``), a
+    :class:`~kinetix.agents.curriculum.PLRConfig` (``plr``) or an
+    :class:`~kinetix.agents.curriculum.ACCELConfig` (``accel``)."""
+    ued = getattr(config, "ued", None)
+    if ued is None or ued.ued_method == "none":
+        return None
+    values = _as_dict(ued)
+    method = values.pop("ued_method")
+    if method == "accel":
+        return ACCELConfig(**values)
+    values.pop("num_edits")
+    return PLRConfig(**values)
 
 
 def ppo_config(config: Any) -> PPOConfig:

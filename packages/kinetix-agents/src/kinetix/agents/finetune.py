@@ -29,6 +29,7 @@ from kinetix.agents.config import (
     FinetuneConfig,
     TrainPPOConfig,
     config_to_dict,
+    curriculum_config,
     env_params_from_config,
     model_config,
     ppo_config,
@@ -82,7 +83,20 @@ def build_ppo(config: TrainPPOConfig) -> tuple[Any, Any, Any, Any, Any]:
         static,
         key=jax.random.fold_in(jax.random.PRNGKey(config.seed), 1),
     )
-    trainer = make_train(ppo_config(config), env, env_params, static, network)
+    curriculum = curriculum_config(config)
+    level_sampler = None
+    if curriculum is not None:
+        # the curriculum draws its fresh levels from the train_levels distribution
+        level_sampler = lambda rng, n: jax.vmap(reset_fn)(jax.random.split(rng, n))
+    trainer = make_train(
+        ppo_config(config),
+        env,
+        env_params,
+        static,
+        network,
+        level_sampler=level_sampler,
+        curriculum=curriculum,
+    )
     return trainer, env, env_params, static, network
 
 

@@ -10,6 +10,12 @@
 * ``trainer.train(rng) -> (state, metrics)``: init + all ``config.num_updates`` in one jit;
 * ``trainer.train_seeds(rngs)``: ``train`` vmapped over a batch of keys.
 
+Data parallel: the env axis is sharded over a 1-D ``"devices"`` mesh of ``devices`` (default: all
+local devices) with ``jax.sharding``; parameters, optimiser state and observation statistics are
+replicated. Every loss is a mean over the global batch, so XLA all-reduces the gradients (their
+average over devices, weighted by shard size) and the run equals the one-device run of the same
+global batch up to float reduction order.
+
 Per-update metrics are returned stacked (leading ``num_updates`` axis) and, if a ``callback`` is
 given, also sent to it from inside the jitted loop with ``jax.debug.callback``.
 """
@@ -17,22 +23,26 @@ given, also sent to it from inside the jitted loop with ``jax.debug.callback``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from kinetix.agents.curriculum import (
+    ACCELConfig,
     PLRConfig,
-    plr_init,
-    plr_insert,
-    plr_sample,
-    plr_update_scores,
+    curriculum_choose_levels,
+    curriculum_init,
+    curriculum_metrics,
+    curriculum_update,
     positive_value_loss,
 )
+from kinetix.agents.distributed import AXIS
 from kinetix.agents.gae import compute_gae
 from kinetix.agents.ppo_config import (
     MAX_NUM_UPDATES,
@@ -87,7 +97,8 @@ class PPOState(eqx.Module):
         rng: PRNG key.
         update_step: number of updates done.
         rms: observation statistics (used only with ``rms_norm``).
-        plr_buffer: the PLR level buffer (``None`` without a curriculum).
+        plr_buffer: the curriculum's level buffer (a ``PLRBuffer``, an ``ACCELBuffer`` for
+            ACCEL, ``None`` without a curriculum).
     """
 
     network: Any
@@ -131,6 +142,7 @@ def make_train(
     callback: Callable[[dict], None] | None = None,
     network_init_fn: Callable[[jax.Array], eqx.Module] | None = None,
     curriculum: PLRConfig | None = None,
+    devices: Sequence[jax.Device] | None = None,
 ) -> Trainer:
     """Build PPO for an env and a network.
 
@@ -150,8 +162,17 @@ def make_train(
         network_init_fn: if given, ``init`` builds the network from a split of its rng (so
             ``train_seeds`` trains differently initialised networks).
         curriculum: a :class:`~kinetix.agents.curriculum.PLRConfig` to train with Prioritised
-            Level Replay over levels from ``level_sampler`` (required then). Every update then
+            Level Replay over levels from ``level_sampler`` (required then), or an
+            :class:`~kinetix.agents.curriculum.ACCELConfig` for ACCEL (PLR plus edits of the
+            replayed levels by :func:`kinetix.environment.make_mutate_env`). Every update then
             starts all envs on its chosen levels.
+        devices: devices to train on, data parallel over envs (default ``jax.local_devices()``);
+            ``num_train_envs`` and ``num_train_envs / num_minibatches`` must split evenly over
+            them.
+
+    Raises:
+        ValueError: inconsistent arguments (see above), or env batches that do not split over
+            ``devices``.
 
     Example:
         >>> trainer = make_train(PPOConfig(num_train_envs=8, num_minibatches=2), env,
@@ -168,11 +189,27 @@ def make_train(
     if train_levels is not None and level_sampler is not None:
         raise ValueError("make_train: pass at most one of train_levels and level_sampler")
     if curriculum is not None and level_sampler is None:
-        raise ValueError("make_train: curriculum=PLRConfig(...) needs a level_sampler")
+        raise ValueError(
+            f"make_train: curriculum={type(curriculum).__name__}(...) needs a level_sampler"
+        )
+    mutate = None
+    if isinstance(curriculum, ACCELConfig):
+        from kinetix.environment import UEDParams, make_mutate_env
+
+        editor = make_mutate_env(static_env_params, env_params, UEDParams())
+        mutate = lambda k, level: editor(k, level, curriculum.num_edits)
     recurrent = bool(getattr(getattr(network, "trunk", None), "grus", ()))
     if config.full_minibatch_shuffle and recurrent:
         raise ValueError("PPOConfig.full_minibatch_shuffle must be False for recurrent networks")
     n_envs = config.num_train_envs
+    shard = _EnvSharding(list(jax.local_devices() if devices is None else devices))
+    for name, n in (("num_train_envs", n_envs), ("minibatch_envs", config.minibatch_envs)):
+        if n % shard.num_devices:
+            raise ValueError(
+                f"make_train: PPOConfig.{name} = {n} does not split over the "
+                f"{shard.num_devices} devices; use a multiple of {shard.num_devices} "
+                "(or pass devices=...)"
+            )
     tx = optax.chain(
         optax.clip_by_global_norm(config.max_grad_norm),
         optax.adam(learning_rate=make_lr_schedule(config), eps=1e-5),
@@ -204,18 +241,20 @@ def make_train(
         plr_buffer = None
         if curriculum is not None:
             example = jax.tree.map(lambda x: x[0], levels)
-            plr_buffer = plr_init(example, curriculum.buffer_size)
-        return PPOState(
-            network=net,
-            opt_state=tx.init(params),
-            env_state=env_state,
-            obs=obs,
-            done=jnp.zeros((n_envs,), bool),
-            carry=net.initialize_carry(n_envs),
-            rng=rng,
-            update_step=jnp.asarray(0, jnp.int32),
-            rms=rms,
-            plr_buffer=plr_buffer,
+            plr_buffer = curriculum_init(curriculum, example, n_envs)
+        return shard.state(
+            PPOState(
+                network=net,
+                opt_state=tx.init(params),
+                env_state=env_state,
+                obs=obs,
+                done=jnp.zeros((n_envs,), bool),
+                carry=net.initialize_carry(n_envs),
+                rng=rng,
+                update_step=jnp.asarray(0, jnp.int32),
+                rms=rms,
+                plr_buffer=plr_buffer,
+            )
         )
 
     def one_update(state: PPOState, static_net) -> tuple[PPOState, dict]:
@@ -228,23 +267,19 @@ def make_train(
         rng, k_lvl = jax.random.split(state.rng)
         levels = reset_levels(k_lvl)
         start_env_state, start_obs, start_done = state.env_state, state.obs, state.done
-        plr_buffer, replay, replay_idx = state.plr_buffer, None, None
+        plr_buffer, plr_step = state.plr_buffer, None
         if curriculum is not None:
-            rng, k_choice, k_sample, k_reset = jax.random.split(rng, 4)
-            enough = plr_buffer.filled.sum() >= max(
-                1, int(curriculum.min_fill * curriculum.buffer_size)
+            rng, k_choose, k_reset = jax.random.split(rng, 3)
+            plr_buffer, levels, plr_step = curriculum_choose_levels(
+                plr_buffer, curriculum, k_choose, levels, mutate
             )
-            replay = (jax.random.uniform(k_choice) < curriculum.replay_prob) & enough
-            sampled_buffer, replay_idx, replay_levels = plr_sample(
-                plr_buffer, curriculum, k_sample, n_envs
-            )
-            pick = lambda a, b: jax.tree.map(lambda x, y: jnp.where(replay, x, y), a, b)
-            levels = pick(replay_levels, levels)
-            plr_buffer = pick(sampled_buffer, plr_buffer)
             start_obs, start_env_state = v_reset(
                 jax.random.split(k_reset, n_envs), env_params, levels
             )
             start_done = jnp.ones((n_envs,), bool)
+            start_obs, start_env_state, start_done = shard.envs(
+                (start_obs, start_env_state, start_done)
+            )
         initial_carry = state.carry
 
         def env_step(runner, _):
@@ -265,7 +300,10 @@ def make_train(
                 jax.random.split(k_step, n_envs), env_state, action, env_params, levels
             )
             tr = Transition(done, next_done, action, value, reward, log_prob, net_obs, mask, info)
-            return (env_state, next_obs, next_done, carry, rms, rng), tr
+            env_state, next_obs, next_done, carry = shard.envs(
+                (env_state, next_obs, next_done, carry)
+            )
+            return (env_state, next_obs, next_done, carry, rms, rng), shard.envs(tr)
 
         runner = (start_env_state, start_obs, start_done, state.carry, state.rms, rng)
         runner, traj = jax.lax.scan(env_step, runner, None, length=config.num_steps)
@@ -281,12 +319,7 @@ def make_train(
 
         if curriculum is not None:
             scores = positive_value_loss(advantages)
-            plr_buffer = jax.lax.cond(
-                replay,
-                lambda b: plr_update_scores(b, replay_idx, scores),
-                lambda b: plr_insert(b, levels, scores),
-                plr_buffer,
-            )
+            plr_buffer = curriculum_update(plr_buffer, plr_step, levels, scores)
 
         def loss_fn(p, mb_carry, mb):
             tr, adv, tgt = mb
@@ -380,25 +413,22 @@ def make_train(
             param_norm=optax.tree.norm(float_params),
         )
         if curriculum is not None:
-            metrics.update(
-                plr_replay=replay,
-                plr_fill=plr_buffer.filled.mean(),
-                plr_mean_score=jnp.where(plr_buffer.filled, plr_buffer.scores, 0.0).sum()
-                / jnp.maximum(plr_buffer.filled.sum(), 1),
-            )
+            metrics.update(curriculum_metrics(plr_buffer, plr_step))
         if callback is not None:
             jax.debug.callback(callback, metrics)
-        new_state = PPOState(
-            network=new_network,
-            opt_state=opt_state,
-            env_state=env_state,
-            obs=obs,
-            done=done,
-            carry=carry,
-            rng=rng,
-            update_step=state.update_step + 1,
-            rms=rms,
-            plr_buffer=plr_buffer,
+        new_state = shard.state(
+            PPOState(
+                network=new_network,
+                opt_state=opt_state,
+                env_state=env_state,
+                obs=obs,
+                done=done,
+                carry=carry,
+                rng=rng,
+                update_step=state.update_step + 1,
+                rms=rms,
+                plr_buffer=plr_buffer,
+            )
         )
         return new_state, metrics
 
@@ -426,6 +456,42 @@ def make_train(
         train=eqx.filter_jit(train),
         train_seeds=eqx.filter_jit(jax.vmap(train)),
     )
+
+
+class _EnvSharding:
+    """Sharding constraints of the data-parallel run: env-axis leaves split over a 1-D
+    ``"devices"`` mesh, everything else replicated (no-ops on one device)."""
+
+    def __init__(self, devices: list[jax.Device]):
+        self.num_devices = len(devices)
+        self.mesh = Mesh(np.asarray(devices), (AXIS,))
+
+    def _put(self, tree: Any, spec: PartitionSpec) -> Any:
+        if self.num_devices == 1:
+            return tree
+        sharding = NamedSharding(self.mesh, spec)
+        return jax.tree.map(
+            lambda x: jax.lax.with_sharding_constraint(x, sharding) if eqx.is_array(x) else x,
+            tree,
+        )
+
+    def envs(self, tree: Any) -> Any:
+        """Leaves with a leading env axis: split it over the devices."""
+        return self._put(tree, PartitionSpec(AXIS))
+
+    def replicated(self, tree: Any) -> Any:
+        return self._put(tree, PartitionSpec())
+
+    def state(self, state: PPOState) -> PPOState:
+        per_env = (state.env_state, state.obs, state.done, state.carry)
+        rest = (state.network, state.opt_state, state.rng, state.update_step, state.rms,
+                state.plr_buffer)  # fmt: skip
+        per_env, rest = self.envs(per_env), self.replicated(rest)
+        env_state, obs, done, carry = per_env
+        network, opt_state, rng, update_step, rms, plr_buffer = rest
+        return PPOState(
+            network, opt_state, env_state, obs, done, carry, rng, update_step, rms, plr_buffer
+        )
 
 
 def _has_levels(train_levels: Any, level_sampler: Any) -> bool:
