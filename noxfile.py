@@ -3,6 +3,7 @@
     nox -s lint tests integration     # what CI runs (.ci/run)
     nox -s "tests(jax2d)"             # one package, with only its declared dependencies
     nox -s bench -- --quick           # our engine vs the reference jax2d 1.0.1, side by side
+    nox -s bench_env / bench_render / bench_data / bench_agents   # the other layers, same way
     nox -s golden                     # regenerate golden fixtures with the reference installed
 
 Every session gets a fresh virtualenv (uv backend; pass ``-r`` to reuse one while iterating).
@@ -197,6 +198,34 @@ def bench_env(session: nox.Session) -> None:
     session.run(
         "python", str(ROOT / "benchmarks" / "env.py"), "--ref-python", ref_python,
         *session.posargs, env={"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
+    )  # fmt: skip
+
+
+@nox.session
+def bench_agents(session: nox.Session) -> None:
+    """PPO env-steps/s and BC samples/s, ours vs the reference env + flax model (kinetix-env 3.0.2)
+    in an equivalent PureJaxRL loop, same jax. Args go to benchmarks/agents.py.
+
+    Example: ``nox -s bench_agents -- --quick`` or ``nox -s bench_agents -- --sizes s --tasks ppo``.
+    """
+    _install_local(session, _existing_packages(), test_extra_for=[], extra=REF_JAX)
+    ref_dir = ROOT / ".nox" / "_ref_agents"
+    session.run(
+        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
+    )  # fmt: skip
+    ref_python = str(ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
+    # kinetix-env 3.0.2 pulls in flax, optax and distrax (its kinetix.models needs them).
+    session.run(
+        "uv", "pip", "install", "--python", ref_python, *REF_JAX, REF_JAX2D, REF_CHEX,
+        REF_KINETIX_ENV, external=True,
+    )  # fmt: skip
+    label = shlex.join(
+        ["nox", "-s", "bench_agents", *(["--", *session.posargs] if session.posargs else [])]
+    )
+    session.run(
+        "python", str(ROOT / "benchmarks" / "agents.py"), "--ref-python", ref_python,
+        "--label", label, *session.posargs,
+        env={"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
     )  # fmt: skip
 
 
