@@ -102,38 +102,56 @@ ENTITY_FIELDS = (
 )
 
 
+def _contact_cells(pairs: tuple[Any, Any, Any], n: int) -> np.ndarray:
+    """``(N, N)`` int32: for each cell, the index of the manifold (rr, then cr, then cc) that
+    writes it, or the index one past the last (a constant ``False``) for cells none writes."""
+    cells = np.full((n, n), sum(len(idx) for idx in pairs), dtype=np.int32)
+    offset = 0
+    for idx in pairs:
+        idx = np.asarray(idx).reshape(-1, 2)
+        cells[idx[:, 0], idx[:, 1]] = offset + np.arange(len(idx))
+        offset += len(idx)
+    return cells
+
+
 def _attention_mask(
-    state: EnvState,
-    active: jnp.ndarray,
-    joint_indexes: jnp.ndarray,
-    pairs: tuple[Any, Any, Any],
+    state: EnvState, active: jnp.ndarray, joint_indexes: jnp.ndarray, contact_cells: np.ndarray
 ) -> jnp.ndarray:
-    """``(4, N, N)`` bool attention channels (see :class:`EntityObservation`)."""
+    """``(4, N, N)`` bool attention channels (see :class:`EntityObservation`).
+
+    Built with broadcasts and one constant-index gather rather than scatters: XLA:CPU runs each
+    (vmapped) scatter as its own slow kernel.
+    """
     n = active.shape[0]
-    both_active = active[:, None] & active[None, :]
-    rr_pairs, cr_pairs, cc_pairs = pairs
+    cells = jnp.arange(n)
+    # Scatter semantics: negative indices wrap once, out-of-range ones write nothing.
+    idx = jnp.where(joint_indexes < 0, joint_indexes + n, joint_indexes)
+    hits = (idx[:, 0, None, None] == cells[:, None]) & (idx[:, 1, None, None] == cells[None, :])
+    not_origin = np.ones((n, n), dtype=bool)
+    not_origin[0, 0] = False  # inactive joints point at (0, 0)
+    neighbours = jnp.any(hits, axis=0) & not_origin
 
-    neighbours = jnp.zeros((n, n), dtype=bool)
-    neighbours = neighbours.at[joint_indexes[:, 0], joint_indexes[:, 1]].set(True)
-    neighbours = neighbours.at[0, 0].set(False)  # inactive joints point at (0, 0)
-
-    contacts = jnp.zeros((n, n), dtype=bool)
     rr_active = state.acc_rr_manifolds.active[..., 0] | state.acc_rr_manifolds.active[..., 1]
-    for idx, act in (
-        (rr_pairs, rr_active),
-        (cr_pairs, state.acc_cr_manifolds.active),
-        (cc_pairs, state.acc_cc_manifolds.active),
-    ):
-        if len(idx):
-            contacts = contacts.at[idx[:, 0], idx[:, 1]].set(act)
+    manifold_active = jnp.concatenate(
+        [
+            rr_active.reshape(-1),
+            state.acc_cr_manifolds.active.reshape(-1),
+            state.acc_cc_manifolds.active.reshape(-1),
+            jnp.zeros((1,), dtype=bool),
+        ]
+    )
+    contacts = manifold_active[contact_cells]
 
-    channels = [
-        jnp.ones((n, n), dtype=bool),
-        jnp.logical_not(state.collision_matrix),
-        neighbours,
-        contacts,
-    ]
-    return jnp.stack([c & both_active for c in channels], axis=0)
+    channels = jnp.stack(
+        [
+            jnp.ones((n, n), dtype=bool),
+            jnp.logical_not(state.collision_matrix),
+            neighbours,
+            contacts,
+        ],
+        axis=0,
+    )
+    return channels & (active[:, None] & active[None, :])[None]
 
 
 def make_render_entities(
@@ -166,7 +184,9 @@ def make_render_entities(
     # Unified shape indices: circles come after the P polygons.
     cr = np.array(cr, copy=True)
     cr[:, 0] += p
-    pairs = (np.asarray(rr), cr, np.asarray(cc) + p)
+    contact_cells = _contact_cells(
+        (np.asarray(rr), cr, np.asarray(cc) + p), p + static_params.num_circles
+    )
 
     def render_entities(state: EnvState) -> EntityObservation:
         state = jax.tree.map(jnp.nan_to_num, state)
@@ -184,7 +204,7 @@ def make_render_entities(
         attention = None
         if not ignore_attention_mask:
             active = jnp.concatenate([polygon_mask, circle_mask], axis=0)
-            attention = _attention_mask(state, active, joint_indexes, pairs)
+            attention = _attention_mask(state, active, joint_indexes, contact_cells)
         return EntityObservation(
             circles=with_gravity(circles),
             polygons=with_gravity(polygons),
