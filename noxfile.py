@@ -105,6 +105,19 @@ def _install_local(
     session.install(*reinstall, *specs, *extra)
 
 
+def _ref_venv(session: nox.Session, name: str, *requirements: str) -> str:
+    """A fresh side venv ``.nox/<name>`` holding ``requirements`` (the reference packages, which
+    must never share a venv with ours); returns its python."""
+    ref_dir = ROOT / ".nox" / name
+    session.run(
+        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
+    )  # fmt: skip
+    ref_python = str(ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
+    if requirements:
+        session.run("uv", "pip", "install", "--python", ref_python, *requirements, external=True)
+    return ref_python
+
+
 def _pytest_args(session: nox.Session, *paths: str) -> list[str]:
     args = ["pytest", *paths]
     if TEST_WORKERS not in ("", "0", "1"):
@@ -150,22 +163,7 @@ def bench(session: nox.Session) -> None:
     # KINETIX_BENCH_JAX=latest benchmarks ours with whatever jax our packages resolve to.
     same_jax = [] if os.environ.get("KINETIX_BENCH_JAX") == "latest" else REF_JAX
     _install_local(session, _existing_packages(), test_extra_for=[], extra=same_jax)
-    ref_dir = ROOT / ".nox" / "_ref"
-    session.run(
-        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
-    )
-    ref_python = ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    session.run(
-        "uv",
-        "pip",
-        "install",
-        "--python",
-        str(ref_python),
-        *REF_JAX,
-        REF_JAX2D,
-        REF_CHEX,
-        external=True,
-    )
+    ref_python = _ref_venv(session, "_ref", *REF_JAX, REF_JAX2D, REF_CHEX)
     env = {"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
     session.run(
         "python",
@@ -186,15 +184,7 @@ def bench_env(session: nox.Session) -> None:
     Example: ``nox -s bench_env -- --quick`` or ``nox -s bench_env -- --sizes s,m --batches 1,256``.
     """
     _install_local(session, _existing_packages(), test_extra_for=[], extra=REF_JAX)
-    ref_dir = ROOT / ".nox" / "_ref_env"
-    session.run(
-        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
-    )
-    ref_python = str(ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
-    session.run(
-        "uv", "pip", "install", "--python", ref_python, *REF_JAX, REF_JAX2D, REF_CHEX,
-        REF_KINETIX_ENV, external=True,
-    )  # fmt: skip
+    ref_python = _ref_venv(session, "_ref_env", *REF_JAX, REF_JAX2D, REF_CHEX, REF_KINETIX_ENV)
     session.run(
         "python", str(ROOT / "benchmarks" / "env.py"), "--ref-python", ref_python,
         *session.posargs, env={"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
@@ -209,16 +199,8 @@ def bench_agents(session: nox.Session) -> None:
     Example: ``nox -s bench_agents -- --quick`` or ``nox -s bench_agents -- --sizes s --tasks ppo``.
     """
     _install_local(session, _existing_packages(), test_extra_for=[], extra=REF_JAX)
-    ref_dir = ROOT / ".nox" / "_ref_agents"
-    session.run(
-        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
-    )  # fmt: skip
-    ref_python = str(ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
     # kinetix-env 3.0.2 pulls in flax, optax and distrax (its kinetix.models needs them).
-    session.run(
-        "uv", "pip", "install", "--python", ref_python, *REF_JAX, REF_JAX2D, REF_CHEX,
-        REF_KINETIX_ENV, external=True,
-    )  # fmt: skip
+    ref_python = _ref_venv(session, "_ref_agents", *REF_JAX, REF_JAX2D, REF_CHEX, REF_KINETIX_ENV)
     label = shlex.join(
         ["nox", "-s", "bench_agents", *(["--", *session.posargs] if session.posargs else [])]
     )
@@ -236,15 +218,7 @@ def bench_render(session: nox.Session) -> None:
     Example: ``nox -s bench_render -- --renderers pixels --reps 3``.
     """
     _install_local(session, _existing_packages(), test_extra_for=[], extra=REF_JAX)
-    ref_dir = ROOT / ".nox" / "_ref_env"
-    session.run(
-        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
-    )  # fmt: skip
-    ref_python = str(ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
-    session.run(
-        "uv", "pip", "install", "--python", ref_python, *REF_JAX, REF_JAX2D, REF_CHEX,
-        REF_KINETIX_ENV, external=True,
-    )  # fmt: skip
+    ref_python = _ref_venv(session, "_ref_env", *REF_JAX, REF_JAX2D, REF_CHEX, REF_KINETIX_ENV)
     session.run(
         "python", str(ROOT / "benchmarks" / "render.py"), "--ref-python", ref_python,
         *session.posargs, env={"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
@@ -258,15 +232,9 @@ def bench_data(session: nox.Session) -> None:
     Example: ``nox -s bench_data -- --repeats 3 --batches 150``.
     """
     _install_local(session, _existing_packages(), test_extra_for=[])
-    ref_dir = ROOT / ".nox" / "_ref_data"
-    session.run(
-        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
-    )  # fmt: skip
-    ref_python = str(ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
-    session.run(
-        "uv", "pip", "install", "--python", ref_python, *REF_JAX, REF_JAX2D, REF_CHEX,
-        REF_KINETIX_ENV, *REF_DATA, external=True,
-    )  # fmt: skip
+    ref_python = _ref_venv(
+        session, "_ref_data", *REF_JAX, REF_JAX2D, REF_CHEX, REF_KINETIX_ENV, *REF_DATA
+    )
     session.run(
         "python", str(ROOT / "benchmarks" / "data.py"), "--ref-python", ref_python,
         *session.posargs, env={"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
@@ -288,16 +256,8 @@ def golden(session: nox.Session) -> None:
     env = _jax_env()
     jax2d_gen = str(ROOT / "golden" / "make_jax2d_golden.py")
     session.run("python", jax2d_gen, "--stage", "levels", env=env)
-    ref_dir = ROOT / ".nox" / "_ref_ourjax"
-    session.run(
-        "uv", "venv", "--clear", "--quiet", str(ref_dir), "--python", sys.executable, external=True
-    )
-    ref_python = str(ref_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
     # Our jax: whatever our jax2d resolves to, pinned to the version the fixtures record.
-    session.run(
-        "uv", "pip", "install", "--python", ref_python, OUR_JAX, REF_JAX2D, REF_CHEX, "flax",
-        external=True,
-    )  # fmt: skip
+    ref_python = _ref_venv(session, "_ref_ourjax", OUR_JAX, REF_JAX2D, REF_CHEX, "flax")
     session.run(ref_python, jax2d_gen, "--stage", "fixtures", env=env, external=True)
     other = ROOT / ".nox" / "_golden_jax09"
     session.run(
