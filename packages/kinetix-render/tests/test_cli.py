@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -64,12 +66,35 @@ def test_help_lists_every_option():
         assert option in text
 
 
-def test_dataset_without_kinetix_data_says_what_to_install(tmp_path, monkeypatch):
-    import sys
+def test_dataset_without_a_registered_reader_says_what_to_install(tmp_path):
+    from kinetix.render.cli import _dataset_trajectory
 
-    monkeypatch.setitem(sys.modules, "kinetix.data", None)  # import fails as if not installed
+    # No reader registered (kinetix-data not installed): the error names the package.
     with pytest.raises(SystemExit, match="pip install kinetix-data"):
-        main(["--dataset", str(tmp_path), "--index", "0", "--out", str(tmp_path / "x.gif")])
+        _dataset_trajectory(str(tmp_path), 0, entry_points=[])
+
+
+def test_dataset_reader_comes_from_the_entry_point_registry(tmp_path):
+    from importlib import metadata
+
+    from kinetix.environment import static_env_params_from_size
+    from kinetix.render.cli import _dataset_trajectory
+
+    static = static_env_params_from_size("s")
+    ep = metadata.EntryPoint(
+        name="dataset", value=f"{__name__}:_fake_reader", group="kinetix.trajectory_sources"
+    )
+    got, _, got_static, length = _dataset_trajectory(str(tmp_path), 1, entry_points=[ep])
+    assert length == 2 and got_static == static
+    assert got.polygon.position.shape == (3, static.num_polygons, 2)
+
+
+def _fake_reader(path, index):
+    """A registered reader: three copies of the empty s-size env, first episode 2 steps long."""
+    from kinetix.environment import create_empty_env, static_env_params_from_size
+
+    state = create_empty_env(static_env_params_from_size("s"))
+    return jax.tree.map(lambda x: jnp.stack([x, x, x]), state), 2
 
 
 def test_static_params_inferred_from_state_counts():

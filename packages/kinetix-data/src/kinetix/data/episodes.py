@@ -464,3 +464,13 @@ def open_dataset(
             "allow_empty=True to open it anyway"
         )
     return TrajectoryDataset(source, block=block)
+
+
+def trajectory_for_render(path: str, index: int) -> tuple[Any, int]:
+    """``(env_state with leading T, first-episode length)`` of trajectory ``index`` in the dataset
+    at ``path`` (either format). Registered as the ``"dataset"`` reader of the
+    ``kinetix.trajectory_sources`` entry points, which ``kinetix-render --dataset`` uses without
+    importing this package.
+    """
+    episode = open_dataset(path).episode(index)
+    return episode.env_state, int(episode.length)

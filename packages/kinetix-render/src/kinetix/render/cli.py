@@ -160,19 +160,31 @@ def static_params_for(state) -> object:
     return StaticEnvParams(num_polygons=p, num_circles=c, num_joints=j, num_thrusters=t)
 
 
-def _dataset_trajectory(path: str, index: int):
-    try:
-        import kinetix.data as kd
-    except ImportError as err:
-        raise SystemExit(
-            "kinetix-render --dataset needs the kinetix-data package: pip install kinetix-data"
-        ) from err
+TRAJECTORY_SOURCE_GROUP = "kinetix.trajectory_sources"
+
+
+def _dataset_trajectory(path: str, index: int, entry_points=None):
+    """One stored trajectory, read by whichever installed package registered a ``"dataset"``
+    reader in the ``kinetix.trajectory_sources`` entry-point group (kinetix-data does). The
+    renderer never imports a data package: the dependency points up the stack only through the
+    registry, as observations do for the env.
+
+    The reader is called as ``reader(path, index) -> (env_state with leading T, length)``.
+    """
+    from importlib import metadata
+
     from kinetix.environment import EnvParams
 
-    episode = kd.open_dataset(path).episode(index)
-    state = episode.env_state
-    static = getattr(episode, "static_env_params", None) or static_params_for(state)
-    return state, EnvParams(), static, int(episode.length)
+    if entry_points is None:
+        entry_points = metadata.entry_points(group=TRAJECTORY_SOURCE_GROUP)
+    readers = {ep.name: ep for ep in entry_points}
+    if "dataset" not in readers:
+        raise SystemExit(
+            "kinetix-render --dataset needs a trajectory reader registered in entry-point group "
+            f"{TRAJECTORY_SOURCE_GROUP!r}; install the kinetix-data package: pip install kinetix-data"
+        )
+    state, length = readers["dataset"].load()(path, index)
+    return state, EnvParams(), static_params_for(state), int(length)
 
 
 def main(argv: list[str] | None = None) -> int:
