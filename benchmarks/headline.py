@@ -131,11 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     per_seed = []
     for seed in seeds:
         cfg = dataclasses.replace(base, seed=seed)
+        work = Path(args.work) / f"seed{seed}"
+        done = work / "headline_seed.json"
+        # A finished seed is kept on disk, so an interrupted multi-seed run only redoes the rest;
+        # it is reused only for the same config.
+        if done.exists():
+            cached = json.loads(done.read_text())
+            if cached.get("config") == json.loads(json.dumps(dataclasses.asdict(cfg), default=str)):
+                print(f"[headline] seed {seed}: reusing {done}", flush=True)
+                per_seed.append(cached)
+                continue
         print(f"[headline] seed {seed}", flush=True)
-        result = run_pipeline(cfg, Path(args.work) / f"seed{seed}")
+        result = run_pipeline(cfg, work)
         summary = result.to_json()
         summary["headline"] = headline_check(result.curves)
-        per_seed.append(summary)
+        done.write_text(json.dumps(summary, default=str))
+        per_seed.append(json.loads(json.dumps(summary, default=str)))
     agg = _aggregate(per_seed)
     record = {
         "command": " ".join(["python", "benchmarks/headline.py", *(argv or sys.argv[1:])]),
