@@ -2,12 +2,19 @@
 
 One tiny collection (size s, 4 levels in chunks of 2, a few PPO updates, T = 64) is shared by
 the tests; the other runs reuse its compiled programs through the persistent compile cache.
+Collections run as the real command line (``python -m kinetix.agents.collect``) in a
+subprocess: that is the path users run, with its single-threaded-Eigen flag and its stall
+restart (XLA:CPU wedged once inside this vmapped training; see kinetix.agents.stall).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +24,7 @@ import pytest
 from kinetix.agents.collect import (
     STATE_FILE,
     CollectConfig,
+    CollectReport,
     collect,
     level_key,
     parse_overrides,
@@ -25,12 +33,6 @@ from kinetix.data import open_released
 from kinetix.data.episodes import open_dataset
 from kinetix.data.fields import fields_to_env_state
 from kinetix.environment import make_kinetix_env
-
-# A known hang, not a pass: skipped by default so that CI finishes; the issue note tracks it.
-pytestmark = pytest.mark.skipif(
-    os.environ.get("KINETIX_COLLECT_TESTS") != "1",
-    reason="kinetix.agents.collect hangs on XLA:CPU in the CI run of 2026-11-21 (all threads idle in BlockUntilReady inside the vmapped specialist training; under investigation, see the issue note). Set KINETIX_COLLECT_TESTS=1 to run.",
-)
 
 T = 64
 
@@ -54,11 +56,36 @@ def tiny(out, **kw) -> CollectConfig:
     return CollectConfig(**base)
 
 
+def run_cli(config: CollectConfig) -> CollectReport:
+    """``python -m kinetix.agents.collect`` with ``config``'s keys; its JSON report."""
+    defaults = CollectConfig(out=config.out)
+    keys = [
+        f"{f.name}={getattr(config, f.name)}"
+        for f in dataclasses.fields(CollectConfig)
+        if f.name == "out" or getattr(config, f.name) != getattr(defaults, f.name)
+    ]
+    env = dict(os.environ)
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    env.setdefault(
+        "JAX_COMPILATION_CACHE_DIR", str(Path.home() / ".cache" / "kinetix-tests" / "jax")
+    )
+    env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    proc = subprocess.run(
+        [sys.executable, "-m", "kinetix.agents.collect", *keys, "--no-progress", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return CollectReport(**json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory):
     out = tmp_path_factory.mktemp("experts")
     config = tiny(out)
-    report = collect(config, progress=False)
+    report = run_cli(config)
     return config, report
 
 
@@ -165,7 +192,7 @@ def test_process_splits_are_disjoint_and_reproducible(collected, tmp_path):
         cfg = dataclasses.replace(
             config, out=str(tmp_path / f"p{start}"), level_start=start, num_levels=2
         )
-        r = collect(cfg, progress=False)
+        r = run_cli(cfg)
         assert r.levels_processed == 2
         parts.append(_read_all(cfg.out)[1])
     ids = [set(p["level_id"].tolist()) if p else set() for p in parts]
@@ -185,7 +212,7 @@ def test_process_splits_are_disjoint_and_reproducible(collected, tmp_path):
 def test_released_layout(collected, tmp_path):
     config, report = collected
     cfg = dataclasses.replace(config, out=str(tmp_path / "released"), format="released")
-    r = collect(cfg, progress=False)
+    r = run_cli(cfg)
     assert r.levels_solved == report.levels_solved
     if r.levels_solved == 0:
         pytest.skip("no level solved at this tiny budget")

@@ -39,12 +39,16 @@ class Command:
         config_class: name of its config dataclass in :mod:`kinetix.agents.config` (resolved
             lazily so ``kinetix --help`` does not import JAX).
         run: ``run(config) -> None``; imported lazily as ``"module:function"``.
+        restartable: the command resumes from its own committed progress, so when it runs as
+            the process's command line ``run`` is called with ``command_line=True`` and may
+            re-execute the process to recover from an XLA:CPU stall (``collect``).
     """
 
     name: str
     summary: str
     config_class: str
     run: str
+    restartable: bool = False
 
 
 COMMANDS: dict[str, Command] = {
@@ -76,6 +80,7 @@ COMMANDS: dict[str, Command] = {
             "expert data: a specialist PPO per random level, solved trajectories kept",
             "CollectSettings",
             "kinetix.agents.cli:_run_collect",
+            restartable=True,
         ),
     )
 }
@@ -141,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Example:
         >>> main(["train-bc", "dataset_dir=/data/m", "--print-config"])  # doctest: +SKIP
     """
+    command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
     # Command help lists the config keys: build it only for the command asked about, since
@@ -170,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     initialize()
     try:
-        _resolve(command.run)(config)
+        run = _resolve(command.run)
+        run(config, command_line=command_line) if command.restartable else run(config)
     except ConfigError as e:
         print(f"kinetix {command.name}: error: {e}", file=sys.stderr)
         return 2
@@ -218,15 +225,15 @@ def _run_eval(config: Any) -> None:
         Path(config.output).write_text(text + "\n")
 
 
-def _run_collect(config: Any) -> None:
-    from kinetix.agents.collect import CollectConfig, collect
+def _run_collect(config: Any, command_line: bool = False) -> None:
+    from kinetix.agents.collect import CollectConfig, collect_from_command_line
     from kinetix.agents.config import ConfigError
 
     try:
         collect_config = CollectConfig(**dataclasses.asdict(config))
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    report = collect(collect_config)
+    report = collect_from_command_line(collect_config, restart_on_stall=command_line)
     print(report.summary())
 
 

@@ -22,6 +22,11 @@ the state file is recomputed (deterministically) and its rows are deduplicated o
 (our format) or its shard, renamed into place atomically, already exists (released layout).
 Each process must write its own output directory.
 
+Stalls: XLA:CPU can, rarely, wedge inside the vmapped training (every thread idle). The command
+line (:func:`collect_from_command_line`) runs Eigen single-threaded, which avoids the known
+trigger, and a :class:`~kinetix.agents.stall.StallWatchdog` re-executes the same command when
+a chunk uses no CPU for ``stall_timeout_s``; the rerun resumes as above.
+
 Example::
 
     from kinetix.agents.collect import CollectConfig, collect
@@ -40,7 +45,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -50,6 +55,7 @@ import numpy as np
 
 from kinetix.agents.models import ModelConfig, make_network
 from kinetix.agents.ppo import PPOConfig, make_train
+from kinetix.agents.stall import SINGLE_THREADED_EIGEN, StallWatchdog, add_xla_flag, restart_process
 from kinetix.environment import (
     EnvParams,
     StaticEnvParams,
@@ -59,7 +65,14 @@ from kinetix.environment import (
 )
 from kinetix.environment.ued import make_reset_fn_sample_kinetix_level
 
-__all__ = ["CollectConfig", "CollectReport", "collect", "main", "STATE_FILE"]
+__all__ = [
+    "CollectConfig",
+    "CollectReport",
+    "collect",
+    "collect_from_command_line",
+    "main",
+    "STATE_FILE",
+]
 
 STATE_FILE = "collect_state.json"
 _FORMATS = ("ours", "released")
@@ -114,6 +127,10 @@ class CollectConfig:
         num_train_envs, num_steps, total_timesteps, num_minibatches, update_epochs, lr,
             ent_coef, gamma, gae_lambda: each specialist's PPO (``total_timesteps`` per level).
         network_depth, network_width: actor and critic MLP sizes of a specialist.
+        stall_timeout_s: on a CPU backend, seconds a chunk may run without using CPU before
+            it counts as an XLA:CPU stall (see :mod:`kinetix.agents.stall`); ``0`` disables.
+            The command line then restarts itself and resumes; a library call only reports it.
+        max_restarts: stall restarts allowed to one command-line invocation.
 
     Example:
         >>> CollectConfig(out="/tmp/d", num_levels=10, level_start=20).level_ids
@@ -145,6 +162,8 @@ class CollectConfig:
     gae_lambda: float = 0.9
     network_depth: int = 2
     network_width: int = 64
+    stall_timeout_s: float = 600.0
+    max_restarts: int = 3
 
     def __post_init__(self) -> None:
         if not self.out:
@@ -156,6 +175,11 @@ class CollectConfig:
         for name in ("num_levels", "chunk_size", "max_timesteps", "network_depth"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"CollectConfig.{name} = {getattr(self, name)}; expected > 0")
+        if self.stall_timeout_s < 0 or self.max_restarts < 0:
+            raise ValueError(
+                f"CollectConfig.stall_timeout_s = {self.stall_timeout_s}, max_restarts = "
+                f"{self.max_restarts}; expected >= 0 (0 disables)"
+            )
         if self.level_start < 0:
             raise ValueError(f"CollectConfig.level_start = {self.level_start}; expected >= 0")
         if self.format == "released" and self.action_type != "multi_discrete":
@@ -475,12 +499,21 @@ class _ReleasedSink:
 # --------------------------------------------------------------------------- collect
 
 
-def collect(config: CollectConfig, *, progress: bool = True) -> CollectReport:
+def collect(
+    config: CollectConfig,
+    *,
+    progress: bool = True,
+    on_stall: Callable[[str], None] | None = None,
+) -> CollectReport:
     """Train a specialist per level, keep the solved levels' trajectories, append them.
 
     Args:
         config: what to collect and where (see :class:`CollectConfig`).
         progress: show a tqdm bar (levels/s, solve fraction, ETA) on stderr.
+        on_stall: called (from a watchdog thread) if a chunk stops using CPU for
+            ``config.stall_timeout_s`` on a CPU backend; the stacks are printed first. The
+            command line passes :func:`kinetix.agents.stall.restart_process`; the default
+            only reports.
 
     Returns:
         A :class:`CollectReport` (also printed by the command line).
@@ -523,33 +556,35 @@ def collect(config: CollectConfig, *, progress: bool = True) -> CollectReport:
             file=sys.stderr,
         )
     processed = solved_n = written = 0
+    # A wedged XLA:CPU program idles; on an accelerator the host may idle legitimately.
+    timeout = config.stall_timeout_s if jax.default_backend() == "cpu" else 0.0
+    watchdog = StallWatchdog(timeout, on_stall or (lambda message: None))
     try:
-        for chunk in todo:
-            ids = np.arange(chunk.start, chunk.start + config.chunk_size)  # pad the last chunk
-            keys = np.asarray(jax.vmap(lambda i: level_key(config.seed, i))(jnp.asarray(ids)))
-            states, actions, dones, solved, _ = chunk_fn(jnp.asarray(keys))
-            solved = np.asarray(solved)[: len(chunk)]
-            keep = np.flatnonzero(solved)
-            if keep.size:
-                pick = lambda x: np.asarray(x)[keep]
-                fields = _trajectory_fields(
-                    config,
-                    ids[keep],
-                    keys[keep],
-                    jax.tree.map(pick, states),
-                    pick(actions),
-                    pick(dones),
+        with watchdog:
+            for chunk in todo:
+                with watchdog.guard(f"the chunk of levels [{chunk.start}, {chunk.stop})"):
+                    ids, keys, (states, actions, dones, solved) = _run_chunk(
+                        config, chunk_fn, chunk
+                    )
+                keep = np.flatnonzero(solved)
+                if keep.size:
+                    pick = lambda x: x[keep]
+                    fields = _trajectory_fields(
+                        config, ids[keep], keys[keep], jax.tree.map(pick, states), pick(actions),
+                        pick(dones),
+                    )  # fmt: skip
+                    written += sink.write(chunk.start, fields) * config.max_timesteps
+                # The state file is written only after the chunk's data is committed.
+                state["done_ranges"] = _merge_ranges(
+                    state["done_ranges"] + [[chunk.start, chunk.stop]]
                 )
-                written += sink.write(chunk.start, fields) * config.max_timesteps
-            # The state file is written only after the chunk's data is committed.
-            state["done_ranges"] = _merge_ranges(state["done_ranges"] + [[chunk.start, chunk.stop]])
-            state["levels_solved"] = int(state.get("levels_solved", 0)) + int(keep.size)
-            _write_state(config.out, state)
-            processed += len(chunk)
-            solved_n += int(keep.size)
-            if bar is not None:
-                bar.update(len(chunk))
-                bar.set_postfix(solved=f"{solved_n / processed:.1%}")
+                state["levels_solved"] = int(state.get("levels_solved", 0)) + int(keep.size)
+                _write_state(config.out, state)
+                processed += len(chunk)
+                solved_n += int(keep.size)
+                if bar is not None:
+                    bar.update(len(chunk))
+                    bar.set_postfix(solved=f"{solved_n / processed:.1%}")
     finally:
         sink.close()
         if bar is not None:
@@ -564,6 +599,15 @@ def collect(config: CollectConfig, *, progress: bool = True) -> CollectReport:
         total_levels_done=len(_done_ids(state)),
         total_levels_solved=int(state.get("levels_solved", 0)),
     )
+
+
+def _run_chunk(config: CollectConfig, chunk_fn, chunk: range):
+    """Level ids (padded to ``chunk_size``), their keys, and the chunk's results on the host."""
+    ids = np.arange(chunk.start, chunk.start + config.chunk_size)  # pad the last chunk
+    keys = np.asarray(jax.vmap(lambda i: level_key(config.seed, i))(jnp.asarray(ids)))
+    states, actions, dones, solved, _ = chunk_fn(jnp.asarray(keys))
+    states, actions, dones, solved = jax.device_get((states, actions, dones, solved))
+    return ids, keys, (states, actions, dones, np.asarray(solved)[: len(chunk)])
 
 
 # --------------------------------------------------------------------------- command line
@@ -611,29 +655,61 @@ def _parse_value(raw: str, default: Any) -> Any:
     return raw
 
 
+def collect_from_command_line(
+    config: CollectConfig, *, progress: bool = True, restart_on_stall: bool = True
+) -> CollectReport:
+    """:func:`collect` as ``kinetix collect`` runs it, hardened against XLA:CPU stalls.
+
+    Unless ``XLA_FLAGS`` already chooses it, Eigen runs single-threaded
+    (:data:`~kinetix.agents.stall.SINGLE_THREADED_EIGEN`; only possible before the JAX backend
+    starts). With ``restart_on_stall`` (only when this call *is* the process's command line), a
+    stalled chunk re-executes the same command, which resumes after the last committed chunk,
+    at most ``config.max_restarts`` times.
+    """
+    if not _backend_started():
+        add_xla_flag(SINGLE_THREADED_EIGEN)
+    on_stall = restart_process(config.max_restarts, what="collect") if restart_on_stall else None
+    return collect(config, progress=progress, on_stall=on_stall)
+
+
+def _backend_started() -> bool:
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):  # private API moved: assume it started
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m kinetix.agents.collect key=value ...``; prints the report.
 
     Returns:
         0 on success, 2 on a usage or config error.
     """
+    command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
+        print("flags: --no-progress (no bar), --json (also print the report as one JSON line)")
         print("keys (key=value):")
         for f in dataclasses.fields(CollectConfig):
             shown = "(required)" if f.default is dataclasses.MISSING else repr(f.default)
             print(f"  {f.name:<26} {shown}")
         return 0 if argv else 2
-    no_progress = "--no-progress" in argv
-    argv = [a for a in argv if a != "--no-progress"]
+    no_progress, as_json = "--no-progress" in argv, "--json" in argv
+    argv = [a for a in argv if a not in ("--no-progress", "--json")]
     try:
         config = parse_overrides(argv)
     except ValueError as err:
         print(f"collect: error: {err}", file=sys.stderr)
         return 2
-    report = collect(config, progress=not no_progress)
+    report = collect_from_command_line(
+        config, progress=not no_progress, restart_on_stall=command_line
+    )
     print(report.summary())
+    if as_json:
+        print(json.dumps(dataclasses.asdict(report)))
     return 0
 
 
