@@ -3,8 +3,8 @@
 One tiny collection (size s, 4 levels in chunks of 2, a few PPO updates, T = 64) is shared by
 the tests; the other runs reuse its compiled programs through the persistent compile cache.
 Collections run as the real command line (``python -m kinetix.agents.collect``) in a
-subprocess: that is the path users run, with its single-threaded-Eigen flag and its stall
-restart (XLA:CPU wedged once inside this vmapped training; see kinetix.agents.stall).
+subprocess: that is the path users run, with its stall restart (XLA:CPU wedged inside this
+vmapped training until the networks' init stopped using LAPACK; see kinetix.agents.stall).
 """
 
 from __future__ import annotations

@@ -235,3 +235,36 @@ def test_from_mapping_strict():
     assert ModelConfig.from_mapping({"actor_depth": 2}).actor_depth == 2
     with pytest.raises(ValueError, match="unknown ModelConfig keys"):
         ModelConfig.from_mapping({"actor_dept": 2}, strict=True)
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (128, 6), (6, 128), (3, 4, 5), (1, 32)])
+def test_orthogonal_init_equals_jax_without_lapack(shape):
+    """Same matrix as jax.nn.initializers.orthogonal (to rounding), orthonormal, and a vmapped
+    init compiles to plain ops: a batched LAPACK QR wedged XLA:CPU's thread pool in the
+    vmapped specialist training of `kinetix collect`."""
+    from kinetix.agents.models.layers import orthogonal
+
+    key = jax.random.PRNGKey(7)
+    ours = np.asarray(orthogonal(0.5)(key, shape, jnp.float32))
+    want = np.asarray(jax.nn.initializers.orthogonal(0.5)(key, shape, jnp.float32))
+    np.testing.assert_allclose(ours, want, atol=2e-6)
+    m = ours.reshape(-1, shape[-1]) / 0.5
+    gram = m.T @ m if m.shape[0] >= m.shape[1] else m @ m.T
+    np.testing.assert_allclose(gram, np.eye(gram.shape[0]), atol=2e-6)
+    keys = jax.random.split(key, 3)
+    text = jax.jit(jax.vmap(lambda k: orthogonal(1.0)(k, shape))).lower(keys).as_text()
+    assert "custom_call" not in text and "lapack" not in text.lower()
+
+
+def test_vmapped_network_init_has_no_lapack_call():
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    static, params = static_env_params_from_size("s"), EnvParams()
+
+    def init(k):
+        net = make_network(
+            ModelConfig(), FlatObsFn(params, static), "multi_discrete", params, static, key=k
+        )
+        return eqx.filter(net, eqx.is_array)
+
+    text = jax.jit(jax.vmap(init)).lower(keys).as_text()
+    assert "lapack" not in text.lower() and "custom_call" not in text

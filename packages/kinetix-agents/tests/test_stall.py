@@ -9,32 +9,7 @@ import sys
 import textwrap
 import time
 
-import pytest
-
-from kinetix.agents.stall import (
-    EXIT_STALLED,
-    RESTARTS_VAR,
-    SINGLE_THREADED_EIGEN,
-    StallWatchdog,
-    add_xla_flag,
-)
-
-
-def test_add_xla_flag_keeps_the_users_choice():
-    env = {}
-    assert add_xla_flag(SINGLE_THREADED_EIGEN, env)
-    assert env["XLA_FLAGS"] == SINGLE_THREADED_EIGEN
-    assert not add_xla_flag(SINGLE_THREADED_EIGEN, env)  # idempotent
-    assert env["XLA_FLAGS"] == SINGLE_THREADED_EIGEN
-    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    assert add_xla_flag(SINGLE_THREADED_EIGEN, env)
-    assert env["XLA_FLAGS"].split() == [
-        "--xla_force_host_platform_device_count=2",
-        SINGLE_THREADED_EIGEN,
-    ]
-    env = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true"}
-    assert not add_xla_flag(SINGLE_THREADED_EIGEN, env)
-    assert env["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=true"
+from kinetix.agents.stall import EXIT_STALLED, RESTARTS_VAR, StallWatchdog
 
 
 def _watch(tmp_path, work, timeout_s=0.6):
@@ -132,33 +107,3 @@ def test_restart_gives_up_with_a_clear_exit(tmp_path):
     assert "gave up after 1 restarts" in proc.stderr
     assert "Rerun the same command to resume" in proc.stderr
     assert "finished" not in proc.stdout
-
-
-@pytest.mark.parametrize("backend_started", [False, True])
-def test_collect_command_line_sets_the_flag_only_before_the_backend(tmp_path, backend_started):
-    """``collect_from_command_line`` adds the flag in a fresh process, and leaves XLA_FLAGS
-    alone once the backend runs (too late to matter; it must not pretend otherwise)."""
-    code = textwrap.dedent(
-        f"""
-        import json, os
-        import jax
-        from kinetix.agents.collect import STATE_FILE, CollectConfig, collect_from_command_line
-
-        cfg = CollectConfig(out={str(tmp_path)!r}, num_levels=2, chunk_size=2)
-        state = {{"settings": cfg.pinned(), "done_ranges": [[0, 2]], "levels_solved": 0}}
-        with open(os.path.join(cfg.out, STATE_FILE), "w") as f:
-            json.dump(state, f)
-        if {backend_started}:
-            jax.numpy.zeros(1).block_until_ready()
-        report = collect_from_command_line(cfg, progress=False, restart_on_stall=False)
-        print(report.levels_skipped, os.environ.get("XLA_FLAGS", "-"))
-        """
-    )
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    skipped, flags = out.stdout.split()
-    assert skipped == "2"
-    assert (flags == SINGLE_THREADED_EIGEN) is (not backend_started)

@@ -22,10 +22,11 @@ the state file is recomputed (deterministically) and its rows are deduplicated o
 (our format) or its shard, renamed into place atomically, already exists (released layout).
 Each process must write its own output directory.
 
-Stalls: XLA:CPU can, rarely, wedge inside the vmapped training (every thread idle). The command
-line (:func:`collect_from_command_line`) runs Eigen single-threaded, which avoids the known
-trigger, and a :class:`~kinetix.agents.stall.StallWatchdog` re-executes the same command when
-a chunk uses no CPU for ``stall_timeout_s``; the rerun resumes as above.
+Stalls: an XLA:CPU program can wedge (every thread idle, no error); a batched LAPACK QR in the
+networks' init did, before our initialiser stopped using LAPACK. As a guard, the command line
+(:func:`collect_from_command_line`) runs a :class:`~kinetix.agents.stall.StallWatchdog` that
+re-executes the same command when a chunk uses no CPU for ``stall_timeout_s``; the rerun resumes
+as above.
 
 Example::
 
@@ -55,7 +56,7 @@ import numpy as np
 
 from kinetix.agents.models import ModelConfig, make_network
 from kinetix.agents.ppo import PPOConfig, make_train
-from kinetix.agents.stall import SINGLE_THREADED_EIGEN, StallWatchdog, add_xla_flag, restart_process
+from kinetix.agents.stall import StallWatchdog, restart_process
 from kinetix.environment import (
     EnvParams,
     StaticEnvParams,
@@ -658,27 +659,13 @@ def _parse_value(raw: str, default: Any) -> Any:
 def collect_from_command_line(
     config: CollectConfig, *, progress: bool = True, restart_on_stall: bool = True
 ) -> CollectReport:
-    """:func:`collect` as ``kinetix collect`` runs it, hardened against XLA:CPU stalls.
-
-    Unless ``XLA_FLAGS`` already chooses it, Eigen runs single-threaded
-    (:data:`~kinetix.agents.stall.SINGLE_THREADED_EIGEN`; only possible before the JAX backend
-    starts). With ``restart_on_stall`` (only when this call *is* the process's command line), a
-    stalled chunk re-executes the same command, which resumes after the last committed chunk,
-    at most ``config.max_restarts`` times.
+    """:func:`collect` as ``kinetix collect`` runs it: with ``restart_on_stall`` (only when this
+    call *is* the process's command line), a chunk that stops using CPU for
+    ``config.stall_timeout_s`` re-executes the same command, which resumes after the last
+    committed chunk, at most ``config.max_restarts`` times (see :mod:`kinetix.agents.stall`).
     """
-    if not _backend_started():
-        add_xla_flag(SINGLE_THREADED_EIGEN)
     on_stall = restart_process(config.max_restarts, what="collect") if restart_on_stall else None
     return collect(config, progress=progress, on_stall=on_stall)
-
-
-def _backend_started() -> bool:
-    try:
-        from jax._src import xla_bridge
-
-        return bool(xla_bridge.backends_are_initialized())
-    except (ImportError, AttributeError):  # private API moved: assume it started
-        return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,13 +1,12 @@
 """Stall detection and recovery for long XLA:CPU jobs (expert collection).
 
-XLA:CPU can, rarely, wedge inside a large vmapped program: every thread parks in a futex wait
-and ``block_until_ready`` never returns (we saw it in ``kinetix collect``'s specialist training;
-PyAutoFit#1528/#1530 describe the same symptom and tie it to the Eigen intra-op thread pool).
-A wedged XLA call cannot be interrupted from Python, so the remedies are:
+A wedged XLA:CPU program idles: every thread parks in a futex wait and ``block_until_ready``
+never returns. We hit one in ``kinetix collect``: a batched LAPACK QR (orthogonal init of
+vmapped networks) fanned out into the intra-op thread pool it was running on and waited, and
+with two of them in flight on a 2-core machine no worker was left (PyAutoFit#1530 found the
+same pattern in XLA's FFT thunk). Our models no longer call LAPACK, but an XLA call cannot be
+interrupted from Python, so long resumable jobs keep a guard:
 
-* :data:`SINGLE_THREADED_EIGEN`, an ``XLA_FLAGS`` entry that avoids the Eigen pool's
-  re-entrant scheduling; :func:`add_xla_flag` puts it in an environment before the JAX backend
-  starts (it has no effect afterwards);
 * :class:`StallWatchdog`, a daemon thread that notices the process has stopped using CPU
   inside a guarded region (a wedge is idle; real work on a CPU backend is not), prints every
   Python thread's stack and calls ``on_stall``;
@@ -32,39 +31,16 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator
 
 __all__ = [
     "EXIT_STALLED",
-    "SINGLE_THREADED_EIGEN",
     "StallWatchdog",
-    "add_xla_flag",
     "restart_process",
 ]
 
 EXIT_STALLED = 75  # EX_TEMPFAIL: rerunning the same command is expected to succeed
-SINGLE_THREADED_EIGEN = "--xla_cpu_multi_thread_eigen=false"
 RESTARTS_VAR = "KINETIX_STALL_RESTARTS"
-
-
-def add_xla_flag(flag: str, env: MutableMapping[str, str] | None = None) -> bool:
-    """Append ``flag`` (``--name=value``) to ``env["XLA_FLAGS"]`` unless ``--name`` is set there.
-
-    Args:
-        flag: an XLA flag such as :data:`SINGLE_THREADED_EIGEN`.
-        env: the environment to edit (default ``os.environ``); it must be edited before the
-            JAX backend of the process that reads it starts.
-
-    Returns:
-        True if the flag was added, False if the user already chose a value for it.
-    """
-    env = os.environ if env is None else env
-    name = flag.split("=", 1)[0]
-    current = env.get("XLA_FLAGS", "")
-    if any(item.split("=", 1)[0] == name for item in current.split()):
-        return False
-    env["XLA_FLAGS"] = f"{current} {flag}".strip()
-    return True
 
 
 class StallWatchdog:
@@ -172,8 +148,7 @@ def restart_process(max_restarts: int = 3, *, what: str = "the command") -> Call
         if done >= max_restarts:
             print(
                 f"{what}: {message}; gave up after {done} restarts. Rerun the same command to "
-                "resume from the last committed chunk, or set XLA_FLAGS="
-                f"{SINGLE_THREADED_EIGEN} if you had overridden it.",
+                "resume from the last committed chunk.",
                 file=sys.stderr,
                 flush=True,
             )

@@ -16,8 +16,43 @@ Initializer = Callable[[jax.Array, tuple[int, ...], jnp.dtype], jax.Array]
 
 
 def orthogonal(scale: float) -> Initializer:
-    """Orthogonal kernel initialiser with gain ``scale`` (as the reference's Dense layers)."""
-    return jax.nn.initializers.orthogonal(scale)
+    """Orthogonal kernel initialiser with gain ``scale`` (as the reference's Dense layers).
+
+    The same matrix as ``jax.nn.initializers.orthogonal(scale)`` up to float rounding: the Q
+    factor, with a positive-diagonal R, of a standard-normal matrix drawn from the same key.
+    Q comes from Gram-Schmidt in plain JAX ops instead of LAPACK's QR, because on XLA:CPU a
+    *batched* LAPACK QR (a vmapped network init, as in ``train_seeds`` or expert collection)
+    fans out into the intra-op thread pool it is running on and waits: with two such QRs in
+    flight on a 2-core machine every worker waits and the program never finishes.
+    """
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+        if len(shape) < 2:
+            raise ValueError(f"orthogonal init needs a kernel of rank >= 2; got shape {shape}")
+        n_cols = shape[-1]
+        n_rows = int(np.prod(shape)) // n_cols
+        wide = n_rows < n_cols
+        a = jax.random.normal(key, (n_cols, n_rows) if wide else (n_rows, n_cols), dtype)
+        q = _orthonormal_columns(a)
+        q = q.T if wide else q
+        return (scale * q).reshape(shape).astype(dtype)
+
+    return init
+
+
+def _orthonormal_columns(a: jax.Array) -> jax.Array:
+    """Q of the thin QR of a tall ``(n, m)`` matrix with ``diag(R) > 0`` (Gram-Schmidt, twice:
+    the second pass restores orthogonality lost to rounding in the first)."""
+    hi = jax.lax.Precision.HIGHEST
+
+    def column(j, q):
+        v = jax.lax.dynamic_index_in_dim(a, j, axis=1, keepdims=False)
+        for _ in range(2):  # columns >= j of q are still zero, so they project out nothing
+            v = v - jnp.matmul(q, jnp.matmul(q.T, v, precision=hi), precision=hi)
+        v = v / jnp.sqrt(jnp.sum(v * v))
+        return jax.lax.dynamic_update_index_in_dim(q, v, j, axis=1)
+
+    return jax.lax.fori_loop(0, a.shape[1], column, jnp.zeros_like(a))
 
 
 def lecun_normal() -> Initializer:
