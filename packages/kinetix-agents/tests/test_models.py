@@ -268,3 +268,32 @@ def test_vmapped_network_init_has_no_lapack_call():
 
     text = jax.jit(jax.vmap(init)).lower(keys).as_text()
     assert "lapack" not in text.lower() and "custom_call" not in text
+
+
+def test_vmapped_init_of_many_layers_finishes():
+    """The shape of the wedge: eight orthogonal kernels initialised under one vmap. With
+    jax.nn.initializers.orthogonal (batched LAPACK QR) this never finished on our 2-core CI
+    machine, on the first call; ours must finish, run in a subprocess with a time limit."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import jax
+        from kinetix.agents.models.layers import orthogonal
+
+        shapes = [(64, 64), (128, 64), (64, 6), (6, 64), (64, 1), (32, 64), (64, 32), (96, 64)]
+
+        def init(k):
+            ks = jax.random.split(k, len(shapes))
+            return [orthogonal(1.0)(kk, s) for kk, s in zip(ks, shapes)]
+
+        f = jax.jit(jax.vmap(init))
+        for i in range(20):
+            jax.block_until_ready(f(jax.random.split(jax.random.PRNGKey(i), 8)))
+        print("finished")
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "finished" in proc.stdout, proc.stderr[-2000:]
