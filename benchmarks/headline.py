@@ -86,8 +86,9 @@ def _plot(per_seed: list[dict], agg: dict, path: Path) -> None:
 
 def _markdown(per_seed: list[dict], agg: dict) -> str:
     lines = [
-        "| seed | scratch final held-out | BC held-out | BC→PPO final held-out | BC→PPO steps to "
-        "reach scratch's final | ratio | ≤ 1/3? | collection env steps (levels solved) |",
+        "| seed | scratch's final held-out (curve, the target) | BC held-out (final eval) | "
+        "BC→PPO final held-out (final eval) | BC→PPO steps to reach the target on its curve | "
+        "ratio | ≤ 1/3? | collection env steps (levels solved) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for s in per_seed:
