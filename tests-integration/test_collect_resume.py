@@ -4,15 +4,13 @@ equals an uninterrupted run: same level ids, bitwise-equal trajectories, no dupl
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli_subprocess import sigkill_when, subprocess_env
 
 pytest.importorskip("kinetix.agents.collect")
 
@@ -33,22 +31,14 @@ ARGS = [
 ]
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("JAX_PLATFORMS", "cpu")
-    env.setdefault(
-        "JAX_COMPILATION_CACHE_DIR", str(Path.home() / ".cache" / "kinetix-tests" / "jax")
-    )
-    env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-    return env
-
-
 def _command(out: Path) -> list[str]:
     return [sys.executable, "-m", "kinetix.agents.collect", f"out={out}", *ARGS, "--no-progress"]
 
 
 def _run(out: Path) -> str:
-    proc = subprocess.run(_command(out), env=_env(), capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        _command(out), env=subprocess_env(), capture_output=True, text=True, timeout=1200
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -80,16 +70,9 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path):
     assert "output total" in out and _chunks_done(reference) == 3
 
     resumed = tmp_path / "resumed"
-    proc = subprocess.Popen(
-        _command(resumed), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    killed = sigkill_when(
+        _command(resumed), lambda: _chunks_done(resumed) >= 1, timeout=900, poll=0.05
     )
-    deadline = time.monotonic() + 900
-    while _chunks_done(resumed) < 1 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    killed = proc.poll() is None
-    if killed:
-        proc.send_signal(signal.SIGKILL)
-    proc.wait()
     assert killed, "collection finished before it could be killed"
     assert 1 <= _chunks_done(resumed) < 3
 

@@ -11,18 +11,16 @@ rendered by kinetix-render, orbax checkpoints):
 from __future__ import annotations
 
 import csv
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import equinox as eqx
 import jax
 import numpy as np
 import pytest
+from _cli_subprocess import sigkill_when, subprocess_env
 
 from kinetix.agents.checkpoint import load_policy
 
@@ -48,17 +46,6 @@ ARGS = [
 ]
 
 
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KINETIX_")}
-    env.setdefault("JAX_PLATFORMS", "cpu")
-    env.setdefault(
-        "JAX_COMPILATION_CACHE_DIR", str(Path.home() / ".cache" / "kinetix-tests" / "jax")
-    )
-    env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-    env.update(extra or {})
-    return env
-
-
 def _command(save: Path, name: str) -> list[str]:
     return [
         sys.executable, "-m", "kinetix.agents.cli", "train-bc", *ARGS,
@@ -68,7 +55,7 @@ def _command(save: Path, name: str) -> list[str]:
 
 def _run(save: Path, name: str) -> Path:
     proc = subprocess.run(
-        _command(save, name), env=_env(), capture_output=True, text=True, timeout=900
+        _command(save, name), env=subprocess_env(), capture_output=True, text=True, timeout=900
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return save / name
@@ -92,18 +79,8 @@ def uninterrupted(tmp_path_factory) -> Path:
 
 
 def test_sigkill_and_rerun_equals_the_uninterrupted_run(uninterrupted, tmp_path):
-    proc = subprocess.Popen(
-        _command(tmp_path, "killed"), env=_env(), stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     first = tmp_path / "killed" / "checkpoints" / str(EVERY)
-    deadline = time.monotonic() + 600
-    while not first.is_dir() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    killed = proc.poll() is None
-    if killed:
-        proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    killed = sigkill_when(_command(tmp_path, "killed"), first.is_dir, timeout=600)
     assert killed, "training finished before it could be killed"
     assert not (tmp_path / "killed" / "checkpoints" / str(UPDATES)).exists()
 
@@ -125,7 +102,7 @@ def test_two_processes_train_one_replicated_model(uninterrupted, tmp_path):
     procs = [
         subprocess.Popen(
             _command(tmp_path, "two"),
-            env=_env(
+            env=subprocess_env(
                 {
                     "KINETIX_COORDINATOR_ADDRESS": f"localhost:{port}",
                     "KINETIX_NUM_PROCESSES": "2",
