@@ -10,8 +10,27 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 
 from jax2d.sim_state import RigidBody
+
+
+def take_at_constant(x, idx: np.ndarray):
+    """``x[idx]`` for a constant index array, as slices (no gather kernel)."""
+    return jnp.stack([x[int(i)] for i in idx])
+
+
+def add_at_constant(x, idx: np.ndarray, d):
+    """``x.at[idx].add(d)`` for a constant index array, as an unrolled chain of adds.
+
+    Each row receives its updates in the order XLA's scatter applies them (ascending update
+    index), so the sums round identically. Under ``vmap`` this is elementwise work that fuses;
+    XLA:CPU runs a scatter one element at a time in its own kernel.
+    """
+    rows = [x[i] for i in range(x.shape[0])]
+    for lane, i in enumerate(idx):
+        rows[int(i)] = rows[int(i)] + d[lane]
+    return jnp.stack(rows)
 
 
 class Bodies(NamedTuple):

@@ -39,6 +39,7 @@ from jax2d._mass import (
     calc_inverse_mass_polygon,
 )
 from jax2d._pairs import calc_nrr, get_pairwise_interaction_indices
+from jax2d._solve_loop import solve_velocities
 from jax2d.collision import detect_cc, detect_cr, detect_rr
 from jax2d.maths import rmat
 from jax2d.maths import rotate as _rot
@@ -376,16 +377,9 @@ class PhysicsEngine:
 
         rr_act = rr.active[:, 0] | rr.active[:, 1]
         act = jnp.concatenate([rr_act, rr_act, cr.active, cc.active])
-        rows = solver.contact_rows(plan, cs, acc_n, acc_t, act)
-        b, j_gp, j_acc, j_acc_r, acc_n, acc_t = solver.solve_velocities(
-            b, state.joint, arms, rows, st.num_solver_iterations, params
+        b, j_gp, j_acc, j_acc_r, acc_n, acc_t = solve_velocities(
+            b, state.joint, arms, plan, cs, act, acc_n, acc_t, st.num_solver_iterations, params
         )
-        if rows.where is not None:
-            acc_n, acc_t = acc_n.reshape(-1)[rows.where], acc_t.reshape(-1)[rows.where]
-            if plan.reset_at_end.size and st.num_solver_iterations:
-                # Each padded family's last batch aliases its last contact: stored as 0.
-                acc_n = acc_n.at[plan.reset_at_end].set(0.0)
-                acc_t = acc_t.at[plan.reset_at_end].set(0.0)
         nrr, ncr = self.num_rr, self.num_cr
         rr = rr.replace(
             acc_impulse_normal=jnp.stack([acc_n[:nrr], acc_n[nrr : 2 * nrr]], 1),

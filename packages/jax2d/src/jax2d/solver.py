@@ -1,20 +1,15 @@
-"""Impulses: motors, thrusters, warm starting, and the sequential-impulse velocity solver.
+"""Impulses: motors, thrusters, warm starting, and the contact and joint impulse formulas.
 
 Formulas, evaluation order and masking follow the reference exactly (spec §2). Masked results are
 selects (``jnp.where``), never multiplications, so NaN in an unused slot never leaks into a used
-one.
-
-Contact batches: the reference re-derives the Jacobi batch partition from the manifolds'
-``active`` flags with a stable argsort inside every solver call (30 sorts per step). Activity is
-fixed during a step, so we build the partition once per step (without sorting) and keep each
-family's per-contact data and accumulators in batch layout for the whole solve.
+one. The solver's iterations, which apply these formulas batch by batch, are in
+:mod:`jax2d._solve_loop`.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 
 from jax2d._bodies import Bodies
@@ -138,18 +133,23 @@ def warm_start_contacts(b: Bodies, c: ContactSet, acc_n, acc_t) -> Bodies:
     dvb = _mask(ap, j * c.mb[..., None])
     dwa = _mask(ap, -c.ia * _cross(r1, j))
     dwb = _mask(ap, c.ib * _cross(r2, j))
+    # A run-time scatter: unrolling these 2N constant-index adds compiles far slower at size l.
     idx = jnp.concatenate([c.ga, c.gb])
     return b.add(idx, dv=jnp.concatenate([dva, dvb]), dw=jnp.concatenate([dwa, dwb]))
 
 
-def solve_contacts(b: Bodies, c: ContactSet, acc_n, acc_t, params: SimParams):
-    """One Jacobi batch of contacts, all read from the same state (spec §2.8.3).
+def contact_impulses(pa, pb, va, vb, wa, wb, c: ContactSet, acc_n, acc_t, params: SimParams):
+    """Normal then friction impulse of contacts that all read the same body state (§2.8.3).
 
-    Returns the updated bodies and the new accumulated normal / tangent impulses.
+    Args:
+        pa, pb, va, vb, wa, wb: positions, velocities and angular velocities of each contact's
+            first and second body.
+        c: the contacts' constants; acc_n, acc_t: their accumulated impulses.
+
+    Returns:
+        ``(dva, dwa, dvb, dwb, acc_n, acc_t)``: increments for each side (zero where the contact
+        does not apply) and the new accumulated impulses (zero where it does not apply).
     """
-    pa, pb = b.position[c.ga], b.position[c.gb]
-    va, vb = b.velocity[c.ga], b.velocity[c.gb]
-    wa, wb = b.angular_velocity[c.ga], b.angular_velocity[c.gb]
     n = c.normal
     r1, r2 = c.point - pa, c.point - pb
     vn = _dot((vb + _sv(wb, r2)) - (va + _sv(wa, r1)), n)
@@ -178,76 +178,10 @@ def solve_contacts(b: Bodies, c: ContactSet, acc_n, acc_t, params: SimParams):
     dvb = dvb + c.mb[..., None] * jt
     dwb = dwb + c.ib * _cross(r2, jt)
     ap = c.applies
-    ap2 = jnp.concatenate([ap, ap])
-    idx = jnp.concatenate([c.ga, c.gb])
-    b = b.add(
-        idx,
-        dv=_mask(ap2, jnp.concatenate([dva, dvb])),
-        dw=_mask(ap2, jnp.concatenate([dwa, dwb])),
-    )
-    return b, _mask(ap, big_n), _mask(ap, big_t)
-
-
-class ContactRows(NamedTuple):
-    """All contacts in solve order: ``R`` rows (Jacobi batches) of ``BS`` lanes.
-
-    One ``lax.scan`` over rows reproduces the reference's sequence of family solves with a single
-    compiled body. ``contacts`` is None when the scene has no contact pairs at all.
-    """
-
-    contacts: ContactSet | None  # leaves (R, BS, ...)
-    acc_n: jnp.ndarray  # (R, BS) accumulated impulses
-    acc_t: jnp.ndarray
-    reset_first: jnp.ndarray  # (R, BS) lanes zeroed by the padding alias before their solve
-    reset_later: jnp.ndarray  # the same from the second iteration on
-    where: jnp.ndarray | None  # (N,) flat position ``row * BS + lane`` of each contact
-
-
-def contact_rows(plan, cs: ContactSet, acc_n, acc_t, act) -> ContactRows:
-    """Lay out all contacts in the reference's batch partition (once per step)."""
-    if plan.num_contacts == 0:
-        z = jnp.zeros((0, 1), jnp.float32)
-        return ContactRows(None, z, z, z > 0, z > 0, None)
-    slots, flat = plan.layout(act)
-    cs_l, an_l, at_l = to_layout((cs, acc_n, acc_t), slots)
-    cs_l = cs_l._replace(applies=cs_l.applies & (slots >= 0))
-    first, later = plan.reset_masks(slots)
-    return ContactRows(cs_l, an_l, at_l, first, later, flat)
-
-
-def solve_velocities(b: Bodies, joint: Joint, arms, rows: ContactRows, iterations: int, params):
-    """``iterations`` rounds of: every joint in slot order, then every contact row in order."""
-    nj = joint.active.shape[0]
-
-    def joint_step(b, x):
-        jt, r_a, r_b, acc, acc_r = x
-        b, gp, acc, acc_r = solve_joint(b, jt, r_a, r_b, acc, acc_r, params)
-        return b, (gp, acc, acc_r)
-
-    def row_step(b, x):
-        cs, an, at, reset = x
-        # The reference pads batches with index -1, which aliases the family's last contact.
-        an, at = jnp.where(reset, 0.0, an), jnp.where(reset, 0.0, at)
-        b, an, at = solve_contacts(b, cs, an, at, params)
-        return b, (an, at)
-
-    def iteration(i, carry):
-        b, gp, acc, acc_r, acc_n, acc_t = carry
-        if nj:
-            b, (gp, acc, acc_r) = jax.lax.scan(joint_step, b, (joint, *arms, acc, acc_r))
-        if rows.contacts is not None:
-            reset = jnp.where(i == 0, rows.reset_first, rows.reset_later)
-            b, (acc_n, acc_t) = jax.lax.scan(row_step, b, (rows.contacts, acc_n, acc_t, reset))
-        return b, gp, acc, acc_r, acc_n, acc_t
-
-    carry = (b, joint.global_position, joint.acc_impulse, joint.acc_r_impulse, rows.acc_n,
-             rows.acc_t)  # fmt: skip
-    return jax.lax.fori_loop(0, iterations, iteration, carry)
-
-
-def to_layout(tree, slots):
-    """Gather per-contact values (leading dim ``n``) into ``(nb, BS, ...)`` batch layout."""
-    return packed_take(tree, jnp.maximum(slots, 0))
+    return (
+        _mask(ap, dva), _mask(ap, dwa), _mask(ap, dvb), _mask(ap, dwb),
+        _mask(ap, big_n), _mask(ap, big_t),
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- joints
@@ -283,25 +217,49 @@ def warm_start_joints(b: Bodies, joint: Joint, arms) -> Bodies:
     return b.add(idx, dv=jnp.concatenate([dva, dvb]), dw=jnp.concatenate([dwa, dwb]))
 
 
-def solve_joint(b: Bodies, jt: Joint, r_a, r_b, acc, acc_r, params: SimParams):
-    """Solve one joint (``jt`` holds that slot's fields as scalars) against the bodies (§2.7).
+class JointConstants(NamedTuple):
+    """What a joint solve reads that stays constant during the step (leading axis: joint slot)."""
 
-    Returns ``(bodies, global_position, acc_impulse, acc_r_impulse)`` for that slot.
-    """
-    ga, gb = jt.a_index, jt.b_index
+    ma: jnp.ndarray
+    mb: jnp.ndarray
+    ia: jnp.ndarray
+    ib: jnp.ndarray
+    rot_a: jnp.ndarray
+    rot_b: jnp.ndarray
+    applies: jnp.ndarray
+
+
+def joint_constants(b: Bodies, joint: Joint) -> JointConstants:
+    """Gather the joints' body masses, rotations and applicability once per step."""
+    ga, gb = joint.a_index, joint.b_index
     ma, mb = b.inverse_mass[ga], b.inverse_mass[gb]
-    ia, ib = b.inverse_inertia[ga], b.inverse_inertia[gb]
-    applies = _not_both_fixed(ma, mb) & jt.active & b.active[ga] & b.active[gb]
+    applies = _not_both_fixed(ma, mb) & joint.active & b.active[ga] & b.active[gb]
+    return JointConstants(
+        ma, mb, b.inverse_inertia[ga], b.inverse_inertia[gb], b.rotation[ga], b.rotation[gb],
+        applies,
+    )  # fmt: skip
+
+
+def joint_impulses(pos_a, pos_b, va, vb, wa, wb, k: JointConstants, jt: Joint, r_a, r_b, acc,
+                   acc_r, params: SimParams):  # fmt: skip
+    """Impulse and position correction of one joint (§2.7); ``k`` and ``jt`` hold that slot.
+
+    Args:
+        pos_a, pos_b, va, vb, wa, wb: the current state of the joint's two bodies.
+        r_a, r_b: the world-frame anchor offsets; acc, acc_r: the accumulated impulses.
+
+    Returns:
+        ``((dva, dwa, dpa), (dvb, dwb, dpb), global_position, acc_impulse, acc_r_impulse)``, all
+        zero where the joint does not apply.
+    """
+    ma, mb, ia, ib, applies = k.ma, k.mb, k.ia, k.ib, k.applies
     big_m = zero_to_one(ma + mb)
     big_i = zero_to_one(ia + ib)
-    rot_a, rot_b = b.rotation[ga], b.rotation[gb]
-    pos_a, pos_b = b.position[ga], b.position[gb]
     p_a, p_b = pos_a + r_a, pos_b + r_b
     ma1, mb1 = zero_to_one(ma), zero_to_one(mb)
     jp = (p_a / ma1 + p_b / mb1) / (1.0 / ma1 + 1.0 / mb1)
     jp = jnp.where(ma == 0, p_a, jnp.where(mb == 0, p_b, jp))
-    wa, wb = b.angular_velocity[ga], b.angular_velocity[gb]
-    vrel = (b.velocity[gb] + _sv(wb, jp - pos_b)) - (b.velocity[ga] + _sv(wa, jp - pos_a))
+    vrel = (vb + _sv(wb, jp - pos_b)) - (va + _sv(wa, jp - pos_a))
     d = vrel / zero_to_one(jnp.sqrt(_dot(vrel, vrel)))
     imp = vrel + params.baumgarte_coefficient_joints_v * (p_b - p_a)
     ca, cb = _cross(r_a, d), _cross(r_b, d)
@@ -313,30 +271,26 @@ def solve_joint(b: Bodies, jt: Joint, r_a, r_b, acc, acc_r, params: SimParams):
     dpa = corr * ma * params.baumgarte_coefficient_joints_p
     dpb = -corr * mb * params.baumgarte_coefficient_joints_p
 
-    rel = rot_b - rot_a - jt.rotation
+    rel = k.rot_b - k.rot_a - jt.rotation
     tgt = jnp.clip(rel, jt.min_rotation, jt.max_rotation)
     e_lim = (rel - tgt) * params.baumgarte_coefficient_rjoint_limit_av
-    e_fix = (rot_b - rot_a - jt.rotation) * params.baumgarte_coefficient_fjoint_av
+    e_fix = (k.rot_b - k.rot_a - jt.rotation) * params.baumgarte_coefficient_fjoint_av
     raw = ((wb + dwb) - wa) - dwa
     fixed = jt.is_fixed_joint
     dav = jnp.where(
         fixed, raw + e_fix, jnp.where(jnp.sign(raw) == jnp.sign(e_lim), raw + e_lim, 0.0)
     )
-    k = dav / big_i
-    k = jnp.where(fixed | (jt.motor_has_joint_limits & (tgt != rel)), k, 0.0)
-    dwa = dwa + k * ia
-    dwb = dwb - k * ib
+    kk = dav / big_i
+    kk = jnp.where(fixed | (jt.motor_has_joint_limits & (tgt != rel)), kk, 0.0)
+    dwa = dwa + kk * ia
+    dwb = dwb - kk * ib
 
-    idx = jnp.stack([ga, gb])
-    b = b.add(
-        idx,
-        dv=_mask(applies, jnp.stack([dva, dvb])),
-        dw=_mask(applies, jnp.stack([dwa, dwb])),
-        dp=_mask(applies, jnp.stack([dpa, dpb])),
-    )
-    new_acc = _mask(applies, imp + acc)
-    new_acc_r = jnp.where(applies & fixed, k + acc_r, 0.0)
-    return b, _mask(applies, jp), new_acc, new_acc_r
+    def m(x):
+        return _mask(applies, x)
+
+    new_acc = m(imp + acc)
+    new_acc_r = jnp.where(applies & fixed, kk + acc_r, 0.0)
+    return (m(dva), m(dwa), m(dpa)), (m(dvb), m(dwb), m(dpb)), m(jp), new_acc, new_acc_r
 
 
 __all__ = [
@@ -345,12 +299,10 @@ __all__ = [
     "ContactSet",
     "contact_set",
     "warm_start_contacts",
-    "solve_contacts",
-    "ContactRows",
-    "contact_rows",
-    "solve_velocities",
-    "to_layout",
+    "contact_impulses",
     "joint_arms",
     "warm_start_joints",
-    "solve_joint",
+    "JointConstants",
+    "joint_constants",
+    "joint_impulses",
 ]
