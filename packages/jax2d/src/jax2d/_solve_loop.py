@@ -114,8 +114,10 @@ def solve_velocities(
             v = add_at_constant(v, np.concatenate([f.ga, f.gb]), d)
             an, at = new_n, new_t
             if f.padded[r]:
-                # The padding lanes alias the family's last contact and store zeros.
-                an, at = an.at[-1].set(0.0), at.at[-1].set(0.0)
+                # The padding lanes alias the family's last contact and store zeros. (A select
+                # with a constant mask fuses with the update; ``.at[-1].set`` is its own kernel.)
+                last = np.arange(f.size) == f.size - 1
+                an, at = jnp.where(last, 0.0, an), jnp.where(last, 0.0, at)
         return v, an, at
 
     def rows(v, p, c, an, at, reset):
