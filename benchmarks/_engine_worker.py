@@ -139,15 +139,31 @@ def run(args: argparse.Namespace) -> dict:
         jax.block_until_ready(s)
         result["warmup_s"] = time.perf_counter() - t0
 
+        run_steps, per_call = compiled, 1
+        if args.scan > 0:
+            # Steps inside one program, as in a rollout: no per-call dispatch in the figure.
+            def rollout(s):
+                return jax.lax.scan(lambda s, _: (step(s, params, actions)[0], None), s, None,
+                                    length=args.scan)[0]  # fmt: skip
+
+            scanned = jax.jit(rollout).lower(s).compile()
+            jax.block_until_ready(scanned(s))
+
+            def run_steps(s, *_):
+                return scanned(s), None
+
+            per_call = args.scan
+
         wall, cpu = [], []
         for _ in range(args.reps):
             t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(args.calls):
-                s, _ = compiled(s, params, actions)
+                s, _ = run_steps(s, params, actions)
             jax.block_until_ready(s)
-            wall.append((time.perf_counter() - t0) / args.calls)
-            cpu.append((time.process_time() - c0) / args.calls)
+            wall.append((time.perf_counter() - t0) / (args.calls * per_call))
+            cpu.append((time.process_time() - c0) / (args.calls * per_call))
         result.update(
+            scan=args.scan,
             calls=args.calls,
             reps=args.reps,
             warmup=args.warmup,
@@ -193,6 +209,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=3, help="timed repeats (0: compile only)")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up calls before timing")
     parser.add_argument("--parity-steps", type=int, default=0, help="roll this many steps")
+    parser.add_argument(
+        "--scan", type=int, default=0, help="time N steps per call inside one lax.scan (0: off)"
+    )
     args = parser.parse_args(argv)
 
     _disable_persistent_cache()

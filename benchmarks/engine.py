@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=20, help="warm-up calls before timing")
     p.add_argument("--parity-steps", type=int, default=100, help="0 disables the parity check")
     p.add_argument("--quick", action="store_true", help="size s, batches 1 and 64, fewer calls")
+    p.add_argument(
+        "--scan",
+        type=int,
+        default=0,
+        help="time N steps per call inside one lax.scan, as in a rollout (0: one step per call)",
+    )
     p.add_argument("--only", choices=ENGINES, default=None, help="run one engine only")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per worker run")
     p.add_argument("--out", default=os.path.relpath(HERE / "results" / "engine.json"))
@@ -117,6 +123,8 @@ def run_worker(
         str(args.warmup),
         "--parity-steps",
         str(parity_steps),
+        "--scan",
+        str(args.scan if reps else 0),
     ]
     return run_json_subprocess(cmd, engine_env(engine, args), args.timeout)
 
@@ -244,8 +252,11 @@ def markdown(report: dict) -> str:
         oc, fc = o.get("compile_s"), f.get("compile_s")
         out.append(f"| {r['pcjt']} | {r['batch']} | {fmt(oc)} | {fmt(fc)} | {ratio(fc, oc)} |")
     out.append("")
+    scan = report.get("settings", {}).get("scan", 0)
+    how = f"{scan} steps per call in a lax.scan" if scan else "one step per call"
     out.append(
-        "Throughput (min over repeats; env-steps/s = B × steps / wall s; CPU = process CPU time):"
+        f"Throughput ({how}; min over repeats; env-steps/s = B × steps / wall s; "
+        "CPU = process CPU time):"
     )
     out.append("")
     out.append(
@@ -308,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             "batches": args.batches,
             "reps": args.reps,
             "calls": args.calls,
+            "scan": args.scan,
             "warmup": args.warmup,
             "parity_steps": args.parity_steps,
             "jax_platforms": os.environ.get("JAX_PLATFORMS", "cpu"),
