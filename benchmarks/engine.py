@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -67,6 +68,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=0,
         help="time N steps per call inside one lax.scan, as in a rollout (0: one step per call)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat every (size, batch) pair of runs this many times, alternating which engine "
+        "goes first; the report adds the per-round ratio's median and range (the machine's "
+        "speed drifts between runs, so one pair of runs can be off by tens of percent)",
     )
     p.add_argument("--only", choices=ENGINES, default=None, help="run one engine only")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per worker run")
@@ -226,6 +235,26 @@ def ratio(num: float | None, den: float | None) -> str:
     return f"{num / den:.2f}×"
 
 
+def round_ratios(row: dict) -> tuple[list[float], list[float]]:
+    """Per-round (ref/ours wall ms per step, ref/ours compile s) of one (size, batch) row."""
+    rounds = row.get("rounds", {})
+    steps, comp = [], []
+    for o, f in zip(rounds.get("ours", []), rounds.get("ref", [])):
+        if "error" in o or "error" in f:
+            continue
+        if o.get("wall_ms_per_step") and f.get("wall_ms_per_step"):
+            steps.append(f["wall_ms_per_step"] / o["wall_ms_per_step"])
+        comp.append(f["compile_s"] / o["compile_s"])
+    return steps, comp
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "–"
+    v = sorted(values)
+    return f"{statistics.median(v):.2f}× ({v[0]:.2f}–{v[-1]:.2f})"
+
+
 def markdown(report: dict) -> str:
     rows = report["results"]
     out = []
@@ -276,6 +305,20 @@ def markdown(report: dict) -> str:
             f"| {fmt(o.get('env_steps_per_cpu_s'))} | {fmt(f.get('env_steps_per_cpu_s'))} "
             f"| {ratio(o.get('env_steps_per_cpu_s'), f.get('env_steps_per_cpu_s'))} |"
         )
+    if report.get("settings", {}).get("rounds", 1) > 1:
+        out.append("")
+        out.append(
+            "Per-round ratios (each round runs both engines back to back, the first engine "
+            "alternating; median and range over rounds):"
+        )
+        out.append("")
+        out.append("| P,C,J,T | B | rounds | ours/ref steps/s | ours/ref compile |")
+        out.append("|---|---|---|---|---|")
+        for r in rows:
+            steps, comp = round_ratios(r)
+            out.append(
+                f"| {r['pcjt']} | {r['batch']} | {len(steps)} | {spread(steps)} | {spread(comp)} |"
+            )
     errors = [
         (r["size"], r["batch"], e, r[e]["error"])
         for r in rows
@@ -320,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             "reps": args.reps,
             "calls": args.calls,
             "scan": args.scan,
+            "rounds": args.rounds,
             "warmup": args.warmup,
             "parity_steps": args.parity_steps,
             "jax_platforms": os.environ.get("JAX_PLATFORMS", "cpu"),
@@ -340,25 +384,30 @@ def main(argv: list[str] | None = None) -> int:
             calls = args.calls or default_calls(batch)
             parity = args.parity_steps if batch == 1 else 0
             row = {"size": size, "pcjt": ",".join(map(str, SIZES[size])), "batch": batch}
-            order = engines if turn % 2 == 0 else engines[::-1]
-            turn += 1
-            for engine in order:
-                log(f"[{size} B={batch}] {engine} ...")
-                res = run_worker(
-                    engine, args, size, batch, reps=args.reps, calls=calls, parity_steps=parity
-                )
-                row[engine] = res
-                if "error" in res:
-                    log(f"[{size} B={batch}] {engine} FAILED: {res['error']}")
-                    continue
-                report["engines"].setdefault(engine, res.get("versions", {}))
-                if parity:
-                    parity_runs[engine] = res
-                log(
-                    f"[{size} B={batch}] {engine}: compile {res['compile_s']:.1f} s, "
-                    f"{res['wall_ms_per_step']:.3f} ms/step, "
-                    f"{res['env_steps_per_s']:,.0f} env-steps/s"
-                )
+            for rnd in range(args.rounds):
+                order = engines if turn % 2 == 0 else engines[::-1]
+                turn += 1
+                for engine in order:
+                    log(f"[{size} B={batch}] {engine} ...")
+                    res = run_worker(
+                        engine, args, size, batch, reps=args.reps, calls=calls,
+                        parity_steps=parity if rnd == 0 else 0,
+                    )  # fmt: skip
+                    row.setdefault("rounds", {}).setdefault(engine, []).append(res)
+                    if "error" in res:
+                        log(f"[{size} B={batch}] {engine} FAILED: {res['error']}")
+                        continue
+                    report["engines"].setdefault(engine, res.get("versions", {}))
+                    if parity and rnd == 0:
+                        parity_runs[engine] = res
+                    log(
+                        f"[{size} B={batch}] {engine}: compile {res['compile_s']:.1f} s, "
+                        f"{res['wall_ms_per_step']:.3f} ms/step, "
+                        f"{res['env_steps_per_s']:,.0f} env-steps/s"
+                    )
+            for engine, runs in row.get("rounds", {}).items():
+                ok = [r for r in runs if "error" not in r]
+                row[engine] = min(ok, key=lambda r: r["wall_ms_per_step"]) if ok else runs[0]
             report["results"].append(row)
         if args.parity_steps and 1 not in args.batches and len(engines) == 2:
             for engine in engines:  # a separate batch-1 run just for the parity check
