@@ -157,7 +157,8 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Engine speed, ours vs the reference, in the same run. Extra args go to benchmarks/engine.py.
 
-    Example: ``nox -s bench -- --quick`` or ``nox -s bench -- --sizes s,l --batches 1,1024``.
+    Example: ``nox -s bench -- --quick`` or ``nox -s bench -- --sizes s,l --batches 1,1024
+    --rounds 3`` (on a shared machine, quote the per-round ratio's median that ``--rounds`` adds).
     """
     # Same jax/jaxlib on both sides by default, so the ratio measures the engines, not JAX.
     # KINETIX_BENCH_JAX=latest benchmarks ours with whatever jax our packages resolve to.
