@@ -95,9 +95,9 @@ def solve_velocities(
         (v, p), (gp, acc, acc_r) = jax.lax.scan(joint_step, (v, p), (joint, jk, *arms, acc, acc_r))
         return v, p, gp, acc, acc_r
 
-    def impulses(v, p, c, an, at, ga, gb):
-        va, vb = take_at_constant(v, ga), take_at_constant(v, gb)
-        pa, pb = take_at_constant(p, ga), take_at_constant(p, gb)
+    def impulses(v, p, c, an, at, ga, gb, take):
+        va, vb = take(v, ga), take(v, gb)
+        pa, pb = take(p, ga), take(p, gb)
         dva, dwa, dvb, dwb, new_n, new_t = contact_impulses(
             pa, pb, va[..., :2], vb[..., :2], va[..., 2], vb[..., 2], c, an, at, params
         )
@@ -107,7 +107,7 @@ def solve_velocities(
         for r in range(f.num_batches):
             mask = None if bid is None else bid == r
             cr = c if mask is None else c._replace(applies=c.applies & mask)
-            d, new_n, new_t = impulses(v, p, cr, an, at, f.ga, f.gb)
+            d, new_n, new_t = impulses(v, p, cr, an, at, f.ga, f.gb, take_at_constant)
             if mask is not None:
                 # Contacts of other batches are not solved here: they keep their accumulators.
                 new_n, new_t = jnp.where(mask, new_n, an), jnp.where(mask, new_t, at)
@@ -125,16 +125,8 @@ def solve_velocities(
             c, an, at, reset = x
             an, at = jnp.where(reset, 0.0, an), jnp.where(reset, 0.0, at)
             ga, gb = c.ga.astype(jnp.int32), c.gb.astype(jnp.int32)
-            va, vb = v[ga], v[gb]
-            dva, dwa, dvb, dwb, an, at = contact_impulses(
-                p[ga], p[gb], va[..., :2], vb[..., :2], va[..., 2], vb[..., 2], c, an, at, params
-            )
-            # One scatter per component: the increments are then lane-contiguous, and XLA does
-            # not re-evaluate the impulse for each element of an interleaved (32, 3) update.
-            idx = jnp.concatenate([ga, gb])
-            parts = ((dva[..., 0], dvb[..., 0]), (dva[..., 1], dvb[..., 1]), (dwa, dwb))
-            cols = [v[:, k].at[idx].add(jnp.concatenate(d)) for k, d in enumerate(parts)]
-            return jnp.stack(cols, -1), (an, at)
+            d, an, at = impulses(v, p, c, an, at, ga, gb, lambda x, i: x[i])
+            return _scatter_add(v, jnp.concatenate([ga, gb]), d), (an, at)
 
         v, (an, at) = jax.lax.scan(row, v, (c, an, at, reset))
         return v, an, at

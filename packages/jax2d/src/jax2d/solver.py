@@ -150,41 +150,33 @@ def contact_impulses(pa, pb, va, vb, wa, wb, c: ContactSet, acc_n, acc_t, params
         ``(dva, dwa, dvb, dwb, acc_n, acc_t)``: increments for each side (zero where the contact
         does not apply) and the new accumulated impulses (zero where it does not apply).
     """
-    # Component-wise (x, y) rather than 2-vectors: intermediates XLA materialises are then
-    # lane-contiguous scalars instead of interleaved pairs. Same operations in the same order.
-    nx, ny = c.normal[..., 0], c.normal[..., 1]
-    r1x, r1y = c.point[..., 0] - pa[..., 0], c.point[..., 1] - pa[..., 1]
-    r2x, r2y = c.point[..., 0] - pb[..., 0], c.point[..., 1] - pb[..., 1]
-    relx = (vb[..., 0] + -wb * r2y) - (va[..., 0] + -wa * r1y)
-    rely = (vb[..., 1] + wb * r2x) - (va[..., 1] + wa * r1x)
-    vn = relx * nx + rely * ny
-    r1n, r2n = r1x * nx + r1y * ny, r2x * nx + r2y * ny
-    r1r1, r2r2 = r1x * r1x + r1y * r1y, r2x * r2x + r2y * r2y
-    kn = c.ma + c.mb + c.ia * (r1r1 - r1n * r1n) + c.ib * (r2r2 - r2n * r2n)
+    n = c.normal
+    r1, r2 = c.point - pa, c.point - pb
+    vn = _dot((vb + _sv(wb, r2)) - (va + _sv(wa, r1)), n)
+    r1n, r2n = _dot(r1, n), _dot(r2, n)
+    kn = c.ma + c.mb + c.ia * (_dot(r1, r1) - r1n * r1n) + c.ib * (_dot(r2, r2) - r2n * r2n)
     lam = (-vn + c.bias - c.target) / zero_to_one(kn)
     big_n = jnp.maximum(acc_n + lam, 0.0)
     lam = big_n - acc_n
-    jnx, jny = lam * nx, lam * ny
-    dvax, dvay = -c.ma * jnx, -c.ma * jny
-    dvbx, dvby = c.mb * jnx, c.mb * jny
-    dwa = -c.ia * (r1x * jny - r1y * jnx)
-    dwb = c.ib * (r2x * jny - r2y * jnx)
-    tx, ty = ny, -nx
-    wb2, wa2 = wb + dwb, wa + dwa
-    relx = (((vb[..., 0] + dvbx) + -wb2 * r2y) - (va[..., 0] + dvax)) - -wa2 * r1y
-    rely = (((vb[..., 1] + dvby) + wb2 * r2x) - (va[..., 1] + dvay)) - wa2 * r1x
-    vt = relx * tx + rely * ty
-    r1t, r2t = r1x * tx + r1y * ty, r2x * tx + r2y * ty
-    kt = c.ma + c.mb + c.ia * (r1r1 - r1t * r1t) + c.ib * (r2r2 - r2t * r2t)
+    jn = lam[..., None] * n
+    dva = -c.ma[..., None] * jn
+    dvb = c.mb[..., None] * jn
+    dwa = -c.ia * _cross(r1, jn)
+    dwb = c.ib * _cross(r2, jn)
+    t = jnp.stack([n[..., 1], -n[..., 0]], -1)
+    rel = ((vb + dvb) + _sv(wb + dwb, r2) - (va + dva)) - _sv(wa + dwa, r1)
+    vt = _dot(rel, t)
+    r1t, r2t = _dot(r1, t), _dot(r2, t)
+    kt = c.ma + c.mb + c.ia * (_dot(r1, r1) - r1t * r1t) + c.ib * (_dot(r2, r2) - r2t * r2t)
     lt = -vt / zero_to_one(kt)
     lim = c.mu * big_n
     big_t = jnp.clip(acc_t + lt, -lim, lim)
     lt = big_t - acc_t
-    jtx, jty = lt * tx, lt * ty
-    dva = jnp.stack([dvax - c.ma * jtx, dvay - c.ma * jty], -1)
-    dwa = dwa - c.ia * (r1x * jty - r1y * jtx)
-    dvb = jnp.stack([dvbx + c.mb * jtx, dvby + c.mb * jty], -1)
-    dwb = dwb + c.ib * (r2x * jty - r2y * jtx)
+    jt = lt[..., None] * t
+    dva = dva - c.ma[..., None] * jt
+    dwa = dwa - c.ia * _cross(r1, jt)
+    dvb = dvb + c.mb[..., None] * jt
+    dwb = dwb + c.ib * _cross(r2, jt)
     ap = c.applies
     return (
         _mask(ap, dva), _mask(ap, dwa), _mask(ap, dvb), _mask(ap, dwb),
