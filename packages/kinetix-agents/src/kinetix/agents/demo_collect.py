@@ -11,7 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from kinetix.agents.demo import DemoConfig, StageResult, _Env, _progress, _sample_levels, _take
+from kinetix.agents._demo_config import DemoConfig
+from kinetix.agents._demo_env import _Env, _sample_levels, _take
+from kinetix.agents._demo_results import StageResult
+from kinetix.agents._demo_stages import _progress
 
 __all__ = ["collect_shared", "collect_specialists"]
 

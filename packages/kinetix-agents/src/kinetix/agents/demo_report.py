@@ -122,7 +122,7 @@ def _smooth(x: Sequence[float], k: int = 5) -> np.ndarray:
 
 def _write_gif(result: Any, path: Path) -> tuple[str, str, bool]:
     """GIF of the best agent on a hand-made level; returns (agent, level, solved)."""
-    from kinetix.agents.demo import _handmade_levels, _make_env
+    from kinetix.agents._demo_env import _handmade_levels, _make_env
     from kinetix.agents.evaluation import rollout_episode
     from kinetix.render.video import make_frames, save_video
 
