@@ -72,6 +72,10 @@ class RowGroup:
             padding (every padding lane aliases it), else -1.
         pad_before: ``(R,)`` whether a padding row of the same family precedes this row.
         reset_at_end: local indices of the last contact of every family with padding.
+        row_shift: ``(R,)`` the row's number of padding lanes. A row's contacts are laid out
+            after its padding lanes rather than before them, so that the active contacts (last in
+            the "inactive first" order) always end up in the top lanes. Padding lanes add exact
+            zeros, so where they sit in the order of additions changes no sum.
     """
 
     start: int
@@ -86,6 +90,7 @@ class RowGroup:
     row_last: np.ndarray
     pad_before: np.ndarray
     reset_at_end: np.ndarray
+    row_shift: np.ndarray
 
     @property
     def num_rows(self) -> int:
@@ -105,7 +110,8 @@ class RowGroup:
         before_act = incl[:-1] - before_family  # active contacts before k in its family
         local = np.arange(self.size) - self.fam_start
         pos = jnp.where(act, self.count - num_active + before_act, local - before_act)
-        flat = (self.row0 + pos % self.nb) * bs + pos // self.nb
+        row = self.row0 + pos % self.nb
+        flat = row * bs + pos // self.nb + jnp.asarray(self.row_shift)[row]
         slots = jnp.full((self.num_rows * bs,), -1, jnp.int32).at[flat].set(np.arange(self.size))
         return slots.reshape(self.num_rows, bs), flat
 
@@ -124,7 +130,7 @@ class RowGroup:
 def _row_group(fams: list[ContactFamily], batch_size: int) -> RowGroup:
     start = fams[0].start
     cols = {k: [] for k in ("fam_start", "count", "nb", "row0")}
-    row_last, pad_before, reset_at_end = [], [], []
+    row_last, pad_before, reset_at_end, row_shift = [], [], [], []
     rows = 0
     for f in fams:
         offset = f.start - start
@@ -132,7 +138,8 @@ def _row_group(fams: list[ContactFamily], batch_size: int) -> RowGroup:
                          ("row0", rows)):  # fmt: skip
             cols[key].append(np.full(f.size, val, np.int32))
         seen_pad = False
-        for has_pad in f.padded:
+        for j, has_pad in enumerate(f.padded):
+            row_shift.append(batch_size - (f.size - j + f.num_batches - 1) // f.num_batches)
             row_last.append(offset + f.size - 1 if f.padded[-1] else -1)
             pad_before.append(seen_pad)
             seen_pad = seen_pad or has_pad
@@ -149,6 +156,7 @@ def _row_group(fams: list[ContactFamily], batch_size: int) -> RowGroup:
         row_last=np.asarray(row_last, np.int32),
         pad_before=np.asarray(pad_before, bool),
         reset_at_end=np.asarray(reset_at_end, np.int32),
+        row_shift=np.asarray(row_shift, np.int32),
     )
 
 

@@ -10,6 +10,14 @@ cost. Families far larger than one Jacobi batch are solved as the reference's pa
 (a ``lax.scan`` over rows whose lanes gather and scatter at run-time body indices), see
 :mod:`jax2d._contact_plan`. Joints have per-state body indices and keep a ``lax.scan`` with
 gathers and scatter-adds (select chains over the bodies measured slower at size l).
+
+Rows are mostly inactive lanes: the reference's "inactive first" order leaves a row's touching
+contacts in its last lanes, and in sampled size-l levels every applying contact sits in the top
+2-5 of 16. When no environment of the batch has an applying contact below the top 4 (or 8)
+lanes, the rows are solved on those lanes only, by a ``lax.switch`` whose index is reduced over
+the batch (:func:`jax2d._batch_reduce.batch_max`), so the cheap branch is really taken under
+``vmap``. The skipped lanes would add exact zeros and store zero impulses, so every tier computes
+the same numbers; only XLA's FMA contraction of the narrower program can differ in the last bit.
 """
 
 from __future__ import annotations
@@ -18,11 +26,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jax2d._batch_reduce import batch_max
 from jax2d._bodies import Bodies, add_at_constant, take_at_constant
 from jax2d._contact_plan import ContactFamily, ContactPlan, RowGroup
 from jax2d._packed import packed_take
 from jax2d.sim_state import Joint
 from jax2d.solver import ContactSet, contact_impulses, joint_constants, joint_impulses
+
+# Lane counts a row can be solved on instead of all ``solver_batch_size`` lanes (see ``rows``).
+_TOP_LANE_TIERS = (4, 8)
+
+
+def lanes_needed(applies):
+    """How many top lanes of the rows hold every applying contact: ``BS - lowest such lane``.
+
+    The stable "inactive first" order puts a row's active contacts in its top lanes, so a few
+    contacts touching need only the last few lanes. ``applies`` is ``(R, BS)``; 0 if none apply.
+    """
+    bs = applies.shape[-1]
+    lowest = jnp.min(jnp.where(applies, jnp.arange(bs), bs))
+    return bs - lowest
 
 
 def _scatter_add(v, idx, d):
@@ -48,7 +71,9 @@ def _prepare(g: ContactFamily | RowGroup, cs: ContactSet, act, acc_n, acc_t):
     c, an, at = packed_take((c, an, at), jnp.maximum(slots, 0))
     c = c._replace(applies=c.applies & (slots >= 0))
     first, later = g.reset_masks(slots)
-    return g, c, (first, later, where), an, at
+    # One count for the whole batch, so that the row solve's branch is really taken under vmap.
+    need = batch_max(lanes_needed(c.applies))
+    return g, c, (first, later, where, need), an, at
 
 
 def solve_velocities(
@@ -120,7 +145,7 @@ def solve_velocities(
                 an, at = jnp.where(last, 0.0, an), jnp.where(last, 0.0, at)
         return v, an, at
 
-    def rows(v, p, c, an, at, reset):
+    def row_scan(v, p, c, an, at, reset):
         def row(v, x):
             c, an, at, reset = x
             an, at = jnp.where(reset, 0.0, an), jnp.where(reset, 0.0, at)
@@ -131,6 +156,26 @@ def solve_velocities(
         v, (an, at) = jax.lax.scan(row, v, (c, an, at, reset))
         return v, an, at
 
+    def rows(v, p, c, an, at, reset, need):
+        bs = c.ga.shape[-1]
+        tiers = [k for k in _TOP_LANE_TIERS if k < bs]
+        if not tiers:
+            return row_scan(v, p, c, an, at, reset)
+
+        def top(k):
+            def solve(v, p, c, an, at, reset):
+                # No lane below the top k holds an applying contact in any environment of the
+                # batch: those lanes add exact zeros and the solve stores 0 as their impulses.
+                win = jax.tree_util.tree_map(lambda x: x[:, bs - k :], (c, an, at, reset))
+                v, wn, wt = row_scan(v, p, *win)
+                zeros = jnp.zeros(an.shape[:-1] + (bs - k,), an.dtype)
+                return v, jnp.concatenate([zeros, wn], -1), jnp.concatenate([zeros, wt], -1)
+
+            return solve
+
+        branch = sum((need > k).astype(jnp.int32) for k in tiers)
+        return jax.lax.switch(branch, [top(k) for k in tiers] + [row_scan], v, p, c, an, at, reset)
+
     def iteration(i, carry):
         v, p, gp, acc, acc_r, an, at = carry
         an, at = list(an), list(at)
@@ -140,9 +185,9 @@ def solve_velocities(
             if isinstance(g, ContactFamily):
                 v, an[k], at[k] = family(v, p, g, c, extra, an[k], at[k])
             else:
-                first, later, _ = extra
+                first, later, _, need = extra
                 reset = jnp.where(i == 0, first, later)
-                v, an[k], at[k] = rows(v, p, c, an[k], at[k], reset)
+                v, an[k], at[k] = rows(v, p, c, an[k], at[k], reset, need)
         return v, p, gp, acc, acc_r, tuple(an), tuple(at)
 
     carry = (
