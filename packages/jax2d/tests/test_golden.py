@@ -31,6 +31,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jax2d.sim_state import SimParams, StaticSimParams
+
 
 def _import_helper() -> Any:
     """Import ``_golden.py`` next to this file under a unique name (other packages' tests
@@ -337,3 +339,26 @@ def test_free_rollout_100_steps() -> None:
     report = "\n".join(lines)
     print("\n" + report)
     assert frac >= ROLLOUT_PASS_FRACTION, report
+
+
+def test_joint_limit_at_rest_waits_like_the_reference() -> None:
+    """A revolute joint at rest far outside its limits, anchors on exactly one world point.
+
+    From ``golden/make_jax2d_regressions.py`` (a level the parity sweep found). The reference's
+    first solve sees a relative angular velocity of exactly 0, and by its sign rule applies no
+    limit impulse this step. Rotating the anchors as an elementwise sum instead of the
+    reference's matrix product moved them apart by one ulp and spun both bodies at ~1.8 rad/s.
+    """
+    path = Path(__file__).with_name("golden_regressions") / "joint_limit_at_rest_l.npz"
+    flat = dict(np.load(path))
+    static = StaticSimParams(
+        **{k: bool(v) if v.dtype == np.bool_ else int(v) for k, v in G.sub(flat, "static").items()}
+    )
+    state = G.state_from_flat(G.sub(flat, "init"), static)
+    actions = jnp.zeros((static.num_joints + static.num_thrusters,), jnp.float32)
+    new, _ = G.jitted_step(static)(state, SimParams(), actions)
+    ours = G.flatten(new)
+    w = ours["polygon/angular_velocity"]
+    assert w[10] == 0.0 and w[7] == 0.0, (w[10], w[7])
+    failures = G.tolerance_failures(ours, G.sub(flat, "step1"), ATOL, RTOL)
+    assert not failures, failures[:3]

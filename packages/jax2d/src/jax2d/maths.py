@@ -54,18 +54,30 @@ def norm2(v: jnp.ndarray) -> jnp.ndarray:
     return jnp.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1])
 
 
+def _matvec(m: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
+    # A matrix-vector product, as the reference's ``jnp.matmul(rmat(angle), v)``: XLA rounds a
+    # dot differently from the same sum written out elementwise (where it fuses one product into
+    # an FMA). Anchors the reference places on exactly the same world point must land there.
+    shape = jnp.broadcast_shapes(m.shape[:-2], v.shape[:-1])
+    m = jnp.broadcast_to(m, shape + (2, 2))
+    v = jnp.broadcast_to(v, shape + (2,))
+    return jnp.einsum("...ij,...j->...i", m, v)
+
+
 def rotate_cs(c: jnp.ndarray, s: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
-    """``R v`` for ``R = [[c, -s], [s, c]]``, as ``(m00 x + m01 y, m10 x + m11 y)``.
+    """``R v`` for ``R = [[c, -s], [s, c]]``, rounded as the reference's matrix product.
 
     Taking a precomputed ``(cos, sin)`` lets callers evaluate each angle's trigonometry once:
     XLA CPU inlines a large polynomial for every transcendental in every fused kernel.
     """
-    return jnp.stack([c * v[..., 0] + -s * v[..., 1], s * v[..., 0] + c * v[..., 1]], -1)
+    m = jnp.stack([jnp.stack([c, -s], -1), jnp.stack([s, c], -1)], -2)
+    return _matvec(m, v)
 
 
 def rotate_cs_t(c: jnp.ndarray, s: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
-    """``R^T v`` for ``R = [[c, -s], [s, c]]``."""
-    return jnp.stack([c * v[..., 0] + s * v[..., 1], -s * v[..., 0] + c * v[..., 1]], -1)
+    """``R^T v`` for ``R = [[c, -s], [s, c]]``, rounded as the reference's matrix product."""
+    m = jnp.stack([jnp.stack([c, s], -1), jnp.stack([-s, c], -1)], -2)
+    return _matvec(m, v)
 
 
 def rotate(angle: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:
