@@ -554,9 +554,18 @@ def compare(args: argparse.Namespace) -> int:
     all_failures: list[Failure] = []
     total_cases = total_pass = 0
     features: dict[tuple[str, int], dict] = {}
-    for size in SIZES:
+    sizes = [size for size in SIZES if size in args.sizes]
+    missing = [str(args.out / f"record_{size}.npz") for size in sizes]
+    missing = [p for p in missing if not Path(p).exists()]
+    if len(missing) == len(sizes):
+        raise FileNotFoundError(
+            f"no record to compare against: {', '.join(missing)} missing; run --stage record "
+            f"(reference venv) with --out {args.out} first"
+        )
+    for size in sizes:
         path = args.out / f"record_{size}.npz"
-        if size not in args.sizes or not path.exists():
+        if not path.exists():
+            print(f"[{size}] skipped: {path} missing", flush=True)
             continue
         with np.load(path) as z:
             rec = dict(z)
