@@ -288,12 +288,6 @@ def test_free_rollout_within_reference_noise_floor() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known gap (issue 2): 143/155 = 92.3% of scenes within 1e-3 after 100 free steps, "
-    "the issue asks 95%. The reference itself reaches 94.8% across jax versions and 87.7% when "
-    "nudged by one ULP on these scenes; all single steps match. Strict: fails once we pass.",
-)
 def test_free_rollout_100_steps() -> None:
     """>= 95% of scenes stay within 1e-3 (positions, rotations) after 100 free-running steps.
 

@@ -45,13 +45,21 @@ def vs_cross(v: jnp.ndarray, s: jnp.ndarray) -> jnp.ndarray:
 
 
 def dot2(a: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
-    """``a.x*b.x + a.y*b.y`` over the last axis."""
-    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]
+    """``a.x*b.x + a.y*b.y`` over the last axis, rounded as the reference's ``jnp.dot``.
+
+    A dot op, not the elementwise sum: XLA:CPU rounds the two differently (jax 0.9 evaluates the
+    dot as ``fma(a.y, b.y, a.x*b.x)``, jax 0.10 without an FMA, while LLVM contracts the written
+    out sum its own way), and over a 10-iteration solve the last bits grow into visible
+    trajectory differences. Same op as the reference, same rounding on every jax version.
+    """
+    shape = jnp.broadcast_shapes(a.shape, b.shape)
+    a, b = jnp.broadcast_to(a, shape), jnp.broadcast_to(b, shape)
+    return jnp.einsum("...i,...i->...", a, b)
 
 
 def norm2(v: jnp.ndarray) -> jnp.ndarray:
-    """Euclidean length over the last axis (size 2)."""
-    return jnp.sqrt(v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1])
+    """Euclidean length over the last axis (size 2), as the reference's ``jnp.linalg.norm``."""
+    return jnp.linalg.norm(v, axis=-1)
 
 
 def _matvec(m: jnp.ndarray, v: jnp.ndarray) -> jnp.ndarray:

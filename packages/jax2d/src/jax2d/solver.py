@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from jax2d._bodies import Bodies
 from jax2d._packed import packed_take
 from jax2d.maths import dot2 as _dot
+from jax2d.maths import norm2 as _norm
 from jax2d.maths import rotate_cs as _rot
 from jax2d.maths import sv_cross as _sv
 from jax2d.maths import vv_cross as _cross
@@ -260,7 +261,7 @@ def joint_impulses(pos_a, pos_b, va, vb, wa, wb, k: JointConstants, jt: Joint, r
     jp = (p_a / ma1 + p_b / mb1) / (1.0 / ma1 + 1.0 / mb1)
     jp = jnp.where(ma == 0, p_a, jnp.where(mb == 0, p_b, jp))
     vrel = (vb + _sv(wb, jp - pos_b)) - (va + _sv(wa, jp - pos_a))
-    d = vrel / zero_to_one(jnp.sqrt(_dot(vrel, vrel)))
+    d = vrel / zero_to_one(_norm(vrel))
     imp = vrel + params.baumgarte_coefficient_joints_v * (p_b - p_a)
     ca, cb = _cross(r_a, d), _cross(r_b, d)
     imp = imp / zero_to_one(big_m + (ca * ca * ia + cb * cb * ib))
