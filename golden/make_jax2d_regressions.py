@@ -30,8 +30,7 @@ import numpy as np  # noqa: E402
 
 import kinetix.environment  # noqa: E402, F401  (before jax2d users: the reference's import order)
 from jax2d.engine import PhysicsEngine, create_empty_sim  # noqa: E402
-from jax2d.sim_state import SimParams  # noqa: E402
-from jax2d.sim_state import StaticSimParams as SimStaticFields  # noqa: E402
+from jax2d.sim_state import SimParams, StaticSimParams  # noqa: E402
 from kinetix.environment.env_state import StaticEnvParams  # noqa: E402
 
 RECORD = Path("/tmp/parity_sweep/record_l.npz")
@@ -49,6 +48,11 @@ def flatten(obj, prefix: str) -> dict[str, np.ndarray]:
 
 
 def main() -> int:
+    if not RECORD.exists():
+        raise FileNotFoundError(
+            f"{RECORD} missing: run `benchmarks/parity_sweep.py --stage record --sizes l --n 150` "
+            "with the reference venv first"
+        )
     rec = np.load(RECORD)
     level = {k[len("level/") :]: rec[k][LEVEL] for k in rec.files if k.startswith("level/")}
     static_env = StaticEnvParams(**{
@@ -68,7 +72,7 @@ def main() -> int:
     actions = jnp.zeros((static_env.num_joints + static_env.num_thrusters,), jnp.float32)
     nxt, _ = jax.jit(engine.step)(state, SimParams(), actions)
     arrays = {**flatten(state, "init"), **flatten(nxt, "step1")}
-    for f in dataclasses.fields(SimStaticFields):
+    for f in dataclasses.fields(StaticSimParams):
         arrays[f"static/{f.name}"] = np.asarray(getattr(static_env, f.name))
     arrays["meta/jax_version"] = np.asarray(jax.__version__)
     OUT.mkdir(parents=True, exist_ok=True)
