@@ -372,9 +372,9 @@ def resync_every_step(
 
 
 @cache
-def jitted_step(static: StaticSimParams) -> Any:
-    """``jax.jit(PhysicsEngine(static).step)``, compiled once per static size."""
-    return jax.jit(PhysicsEngine(static).step)
+def jitted_step(static: StaticSimParams, numerics: str = "exact") -> Any:
+    """``jax.jit(PhysicsEngine(static, numerics).step)``, compiled once per static size."""
+    return jax.jit(PhysicsEngine(static, numerics).step)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -194,6 +194,23 @@ def test_resynchronised_step_50(name: str) -> None:
     _check_step(name, 50, "step51", "manifolds51")
 
 
+def test_fast_numerics_single_steps_match_the_reference() -> None:
+    """The opt-in ``numerics="fast"`` engine is the same model: from the initial state and from
+    the reference's state 50, every scene's next state and manifolds agree with the reference at
+    the golden tolerance (its free rollouts drift apart sooner, like any last-bit difference)."""
+    failures = []
+    for name in NAMES:
+        fx = _fixture(name)
+        step = G.jitted_step(fx.static, "fast")
+        for start, key, mkey in [(0, "step1", "manifolds1"), (50, "step51", "manifolds51")]:
+            state = fx.state("init" if start == 0 else f"step{start}")
+            new, man = step(state, fx.params, jnp.asarray(fx.actions[start]))
+            bad = G.tolerance_failures(G.flatten(new), fx.flat(key), ATOL, RTOL)
+            bad += G.tolerance_failures(G.flatten(man), fx.flat(mkey), ATOL, RTOL)
+            failures += [f"{name} step {start}->{start + 1}: {d}" for d in bad[:2]]
+    assert not failures, _report("numerics='fast'", failures)
+
+
 SCENES_FILE = Path(__file__).resolve().parents[3] / "golden" / "jax2d_scenes.py"
 SCRIPTED = [n for n in NAMES if not n.startswith("sampled_")]
 

@@ -92,6 +92,7 @@ def test_unknown_key_lists_close_matches_and_valid_keys():
         ("seed=1.5", "bad value for config key 'seed'"),
         ("env_size=xl", r"env_size = 'xl'; expected one of \['s', 'm', 'l'\]"),
         ("env.observation_type=rgb", "env.observation_type = 'rgb'"),
+        ("env.physics_numerics=approx", r"env.physics_numerics = 'approx'; expected one of"),
         ("model.num_heads=6", "bad model config: ModelConfig.num_heads = 6"),
         ("learning.lr=-1", "learning.lr = -1.0; expected > 0"),
         ("lr", "not of the form key=value"),

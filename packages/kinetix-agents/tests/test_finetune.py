@@ -67,6 +67,13 @@ def fresh(bc_checkpoint):
     return config, trainer.init(jax.random.PRNGKey(0))
 
 
+def test_physics_numerics_reaches_the_env(bc_checkpoint):
+    base = [f"bc_checkpoint={bc_checkpoint[0]}", *ENV, *PPO]
+    assert build_ppo(load_config(FinetuneConfig, base))[1].physics_engine.numerics == "exact"
+    config = load_config(FinetuneConfig, [*base, "env.physics_numerics=fast"])
+    assert build_ppo(config)[1].physics_engine.numerics == "fast"
+
+
 def test_actor_only_load_keeps_fresh_critic(bc_checkpoint, fresh):
     path, bc_net, bc_rms = bc_checkpoint
     config, state = fresh

@@ -30,6 +30,7 @@ from jax2d._batch_reduce import batch_max
 from jax2d._bodies import Bodies, add_at_constant, take_at_constant
 from jax2d._contact_plan import ContactFamily, ContactPlan, RowGroup
 from jax2d._packed import packed_take
+from jax2d._vector_ops import EXACT, VectorOps
 from jax2d.sim_state import Joint
 from jax2d.solver import ContactSet, contact_impulses, joint_constants, joint_impulses
 
@@ -87,6 +88,7 @@ def solve_velocities(
     acc_t,
     iterations: int,
     params,
+    ops: VectorOps = EXACT,
 ):
     """``iterations`` rounds of: every joint in slot order, then every contact batch in order.
 
@@ -95,6 +97,7 @@ def solve_velocities(
         plan, cs: the contact families and all contacts' constants (concatenated, ``(N, ...)``).
         act: ``(N,)`` activity flags that define the Jacobi batches.
         acc_n, acc_t: ``(N,)`` accumulated impulses from the warm start.
+        ops: the engine's vector products (:mod:`jax2d._vector_ops`).
 
     Returns:
         ``(bodies, joint_global_position, joint_acc_impulse, joint_acc_r_impulse, acc_n, acc_t)``.
@@ -110,7 +113,7 @@ def solve_velocities(
         va, vb = v[ga], v[gb]
         pa, pb = p[ga], p[gb]
         (dva, dwa, dpa), (dvb, dwb, dpb), gp, acc, acc_r = joint_impulses(
-            pa, pb, va[:2], vb[:2], va[2], vb[2], kj, jt, r_a, r_b, acc, acc_r, params
+            pa, pb, va[:2], vb[:2], va[2], vb[2], kj, jt, r_a, r_b, acc, acc_r, params, ops
         )
         v = _scatter_add(v, jnp.stack([ga, gb]), jnp.stack([_with_w(dva, dwa), _with_w(dvb, dwb)]))
         p = p.at[jnp.stack([ga, gb])].add(jnp.stack([dpa, dpb]))
@@ -124,7 +127,7 @@ def solve_velocities(
         va, vb = take(v, ga), take(v, gb)
         pa, pb = take(p, ga), take(p, gb)
         dva, dwa, dvb, dwb, new_n, new_t = contact_impulses(
-            pa, pb, va[..., :2], vb[..., :2], va[..., 2], vb[..., 2], c, an, at, params
+            pa, pb, va[..., :2], vb[..., :2], va[..., 2], vb[..., 2], c, an, at, params, ops
         )
         return jnp.concatenate([_with_w(dva, dwa), _with_w(dvb, dwb)]), new_n, new_t
 

@@ -40,6 +40,7 @@ from jax2d._mass import (
 )
 from jax2d._pairs import calc_nrr, get_pairwise_interaction_indices
 from jax2d._solve_loop import solve_velocities
+from jax2d._vector_ops import EXACT, VectorOps, vector_ops
 from jax2d.collision import detect_cc, detect_cr, detect_rr
 from jax2d.maths import rmat
 from jax2d.maths import rotate as _rot
@@ -262,9 +263,10 @@ def select_shape(state, index, static_sim_params) -> RigidBody:
     )
 
 
-def _thruster_positions(b: Bodies, thruster: Thruster) -> jnp.ndarray:
+def _thruster_positions(b: Bodies, thruster: Thruster, ops: VectorOps = EXACT) -> jnp.ndarray:
     g = thruster.object_index
-    return b.position[g] + _rot(b.rotation[g], thruster.relative_position)
+    rot = b.rotation[g]
+    return b.position[g] + ops.rotate_cs(jnp.cos(rot), jnp.sin(rot), thruster.relative_position)
 
 
 def recompute_global_joint_positions(state, static_params):
@@ -302,13 +304,33 @@ class PhysicsEngine:
     """The rigid-body step for one set of static sizes.
 
     Args:
-        static_sim_params: sizes and solver settings; the step's graph depends only on these.
+        static_sim_params: sizes and solver settings; the step's graph depends only on these and
+            on ``numerics``.
+        numerics: ``"exact"`` (default) reproduces jax2d 1.0.1's trajectories: dot products,
+            norms and rotations use the reference's ops so they round as the reference does.
+            ``"fast"`` (opt-in) writes them out elementwise, which XLA fuses into the surrounding
+            kernels: ~1.1-1.2x faster steps on jax 0.9 and ~1.4-1.6x on jax 0.10 (see
+            BENCHMARKS.md), same model and same contacts, but results differ in the last bits
+            and trajectories drift apart from the reference's over time (use it for training on
+            fresh levels, not to replay recorded data).
 
     Attributes:
         poly_poly_pairs, circle_poly_pairs, circle_circle_pairs: the ``(n, 2)`` int32 pair tables.
+        numerics: ``"exact"`` or ``"fast"``.
+
+    Raises:
+        ValueError: ``numerics`` is neither ``"exact"`` nor ``"fast"``.
+
+    Example:
+        >>> from jax2d.engine import PhysicsEngine
+        >>> from jax2d.sim_state import StaticSimParams
+        >>> PhysicsEngine(StaticSimParams(), numerics="fast").numerics
+        'fast'
     """
 
-    def __init__(self, static_sim_params: StaticSimParams):
+    def __init__(self, static_sim_params: StaticSimParams, numerics: str = "exact"):
+        self._ops = vector_ops(numerics)
+        self.numerics = numerics
         self.static_sim_params = static_sim_params
         ncc, ncr, nrr, cc, cr, rr = get_pairwise_interaction_indices(static_sim_params)
         self.num_cc, self.num_cr, self.num_rr = ncc, ncr, nrr
@@ -319,19 +341,29 @@ class PhysicsEngine:
             rr, cr, cc, static_sim_params.num_polygons, static_sim_params.solver_batch_size
         )
 
-    # Engines with equal static params trace identically, so they compare and hash equal: a
-    # bound ``engine.step`` can be a static jit argument without recompiling per instance.
+    # Engines with equal static params and numerics trace identically, so they compare and hash
+    # equal: a bound ``engine.step`` can be a static jit argument without recompiling per instance.
+    def hash_key(self) -> tuple:
+        """Everything the step's trace depends on (``KinetixEnv`` keys its jit cache on it)."""
+        return (type(self).__qualname__, self.static_sim_params, self.numerics)
+
     def __eq__(self, other):
-        return type(other) is type(self) and other.static_sim_params == self.static_sim_params
+        return type(other) is type(self) and other.hash_key() == self.hash_key()
 
     def __hash__(self):
-        return hash((type(self), self.static_sim_params))
+        return hash(self.hash_key())
+
+    def __repr__(self) -> str:
+        return f"PhysicsEngine({self.static_sim_params!r}, numerics={self.numerics!r})"
 
     def calculate_collision_manifolds(self, state):
         """Detect all contacts: ``(rr (NRR, 2), cr (NCR,), cc (NCC,))`` with warm-start carry-over."""
-        rr = detect_rr(state.polygon, self.poly_poly_pairs, state.acc_rr_manifolds)
-        cr = detect_cr(state.circle, state.polygon, self.circle_poly_pairs, state.acc_cr_manifolds)
-        cc = detect_cc(state.circle, self.circle_circle_pairs, state.acc_cc_manifolds)
+        ops = self._ops
+        rr = detect_rr(state.polygon, self.poly_poly_pairs, state.acc_rr_manifolds, ops)
+        cr = detect_cr(
+            state.circle, state.polygon, self.circle_poly_pairs, state.acc_cr_manifolds, ops
+        )
+        cc = detect_cc(state.circle, self.circle_circle_pairs, state.acc_cc_manifolds, ops)
         return rr, cr, cc
 
     def step(self, state, params, actions):
@@ -359,7 +391,7 @@ class PhysicsEngine:
 
         b = Bodies.from_state(state.polygon, state.circle)
         b = solver.apply_motors(b, state.joint, actions[:nj], params)
-        b = solver.apply_thrusters(b, state.thruster, actions[nj:], params)
+        b = solver.apply_thrusters(b, state.thruster, actions[nj:], params, self._ops)
 
         friction = jnp.concatenate([state.polygon.friction, state.circle.friction])
         plan = self._plan
@@ -369,7 +401,7 @@ class PhysicsEngine:
         )
         cs = solver.contact_set(b, friction, flat, plan.ga, plan.gb, state.collision_matrix, params)
         acc_n, acc_t = flat.acc_impulse_normal, flat.acc_impulse_tangent
-        arms = solver.joint_arms(b, state.joint)
+        arms = solver.joint_arms(b, state.joint, self._ops)
         if st.do_warm_starting:
             # One ordered scatter performs the reference's family-by-family additions.
             b = solver.warm_start_contacts(b, cs, acc_n, acc_t)
@@ -378,8 +410,9 @@ class PhysicsEngine:
         rr_act = rr.active[:, 0] | rr.active[:, 1]
         act = jnp.concatenate([rr_act, rr_act, cr.active, cc.active])
         b, j_gp, j_acc, j_acc_r, acc_n, acc_t = solve_velocities(
-            b, state.joint, arms, plan, cs, act, acc_n, acc_t, st.num_solver_iterations, params
-        )
+            b, state.joint, arms, plan, cs, act, acc_n, acc_t, st.num_solver_iterations, params,
+            self._ops,
+        )  # fmt: skip
         nrr, ncr = self.num_rr, self.num_cr
         rr = rr.replace(
             acc_impulse_normal=jnp.stack([acc_n[:nrr], acc_n[nrr : 2 * nrr]], 1),
@@ -404,7 +437,9 @@ class PhysicsEngine:
         b = Bodies.from_state(state.polygon, state.circle)
         state = state.replace(
             joint=joint.replace(global_position=j_gp, acc_impulse=j_acc, acc_r_impulse=j_acc_r),
-            thruster=state.thruster.replace(global_position=_thruster_positions(b, state.thruster)),
+            thruster=state.thruster.replace(
+                global_position=_thruster_positions(b, state.thruster, self._ops)
+            ),
         )
         rr0 = jax.tree_util.tree_map(lambda x: x[:, 0], rr)
         return state, (rr0, cr, cc)

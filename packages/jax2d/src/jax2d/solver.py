@@ -14,9 +14,7 @@ import jax.numpy as jnp
 
 from jax2d._bodies import Bodies
 from jax2d._packed import packed_take
-from jax2d.maths import dot2 as _dot
-from jax2d.maths import norm2 as _norm
-from jax2d.maths import rotate_cs as _rot
+from jax2d._vector_ops import EXACT, VectorOps
 from jax2d.maths import sv_cross as _sv
 from jax2d.maths import vv_cross as _cross
 from jax2d.maths import zero_to_one
@@ -71,11 +69,13 @@ def apply_motors(b: Bodies, joint: Joint, u, params: SimParams) -> Bodies:
     return b.add(jnp.concatenate([ga, gb]), dw=jnp.concatenate([dwa, dwb]))
 
 
-def apply_thrusters(b: Bodies, thruster: Thruster, u, params: SimParams) -> Bodies:
+def apply_thrusters(
+    b: Bodies, thruster: Thruster, u, params: SimParams, ops: VectorOps = EXACT
+) -> Bodies:
     """Thruster impulses, summed (spec §2.4). The body's ``active`` flag is not consulted."""
     g = thruster.object_index
     rot = b.rotation[g]
-    arm = _rot(jnp.cos(rot), jnp.sin(rot), thruster.relative_position)
+    arm = ops.rotate_cs(jnp.cos(rot), jnp.sin(rot), thruster.relative_position)
     theta = thruster.rotation + rot
     d = jnp.stack([jnp.cos(theta), jnp.sin(theta)], -1)
     f = thruster.power * thruster.active * params.base_thruster_power * u * params.dt
@@ -139,7 +139,9 @@ def warm_start_contacts(b: Bodies, c: ContactSet, acc_n, acc_t) -> Bodies:
     return b.add(idx, dv=jnp.concatenate([dva, dvb]), dw=jnp.concatenate([dwa, dwb]))
 
 
-def contact_impulses(pa, pb, va, vb, wa, wb, c: ContactSet, acc_n, acc_t, params: SimParams):
+def contact_impulses(
+    pa, pb, va, vb, wa, wb, c: ContactSet, acc_n, acc_t, params: SimParams, ops: VectorOps = EXACT
+):
     """Normal then friction impulse of contacts that all read the same body state (§2.8.3).
 
     Args:
@@ -153,9 +155,9 @@ def contact_impulses(pa, pb, va, vb, wa, wb, c: ContactSet, acc_n, acc_t, params
     """
     n = c.normal
     r1, r2 = c.point - pa, c.point - pb
-    vn = _dot((vb + _sv(wb, r2)) - (va + _sv(wa, r1)), n)
-    r1n, r2n = _dot(r1, n), _dot(r2, n)
-    kn = c.ma + c.mb + c.ia * (_dot(r1, r1) - r1n * r1n) + c.ib * (_dot(r2, r2) - r2n * r2n)
+    vn = ops.dot((vb + _sv(wb, r2)) - (va + _sv(wa, r1)), n)
+    r1n, r2n = ops.dot(r1, n), ops.dot(r2, n)
+    kn = c.ma + c.mb + c.ia * (ops.dot(r1, r1) - r1n * r1n) + c.ib * (ops.dot(r2, r2) - r2n * r2n)
     lam = (-vn + c.bias - c.target) / zero_to_one(kn)
     big_n = jnp.maximum(acc_n + lam, 0.0)
     lam = big_n - acc_n
@@ -166,9 +168,9 @@ def contact_impulses(pa, pb, va, vb, wa, wb, c: ContactSet, acc_n, acc_t, params
     dwb = c.ib * _cross(r2, jn)
     t = jnp.stack([n[..., 1], -n[..., 0]], -1)
     rel = ((vb + dvb) + _sv(wb + dwb, r2) - (va + dva)) - _sv(wa + dwa, r1)
-    vt = _dot(rel, t)
-    r1t, r2t = _dot(r1, t), _dot(r2, t)
-    kt = c.ma + c.mb + c.ia * (_dot(r1, r1) - r1t * r1t) + c.ib * (_dot(r2, r2) - r2t * r2t)
+    vt = ops.dot(rel, t)
+    r1t, r2t = ops.dot(r1, t), ops.dot(r2, t)
+    kt = c.ma + c.mb + c.ia * (ops.dot(r1, r1) - r1t * r1t) + c.ib * (ops.dot(r2, r2) - r2t * r2t)
     lt = -vt / zero_to_one(kt)
     lim = c.mu * big_n
     big_t = jnp.clip(acc_t + lt, -lim, lim)
@@ -188,7 +190,7 @@ def contact_impulses(pa, pb, va, vb, wa, wb, c: ContactSet, acc_n, acc_t, params
 # --------------------------------------------------------------------------- joints
 
 
-def joint_arms(b: Bodies, joint: Joint):
+def joint_arms(b: Bodies, joint: Joint, ops: VectorOps = EXACT):
     """World-frame anchor offsets ``R(rot_a) a_relative_pos`` and ``R(rot_b) b_relative_pos``.
 
     Rotations do not change during the velocity solve, so these are computed once per step and
@@ -197,8 +199,8 @@ def joint_arms(b: Bodies, joint: Joint):
     """
     ra, rb = b.rotation[joint.a_index], b.rotation[joint.b_index]
     return (
-        _rot(jnp.cos(ra), jnp.sin(ra), joint.a_relative_pos),
-        _rot(jnp.cos(rb), jnp.sin(rb), joint.b_relative_pos),
+        ops.rotate_cs(jnp.cos(ra), jnp.sin(ra), joint.a_relative_pos),
+        ops.rotate_cs(jnp.cos(rb), jnp.sin(rb), joint.b_relative_pos),
     )
 
 
@@ -242,7 +244,7 @@ def joint_constants(b: Bodies, joint: Joint) -> JointConstants:
 
 
 def joint_impulses(pos_a, pos_b, va, vb, wa, wb, k: JointConstants, jt: Joint, r_a, r_b, acc,
-                   acc_r, params: SimParams):  # fmt: skip
+                   acc_r, params: SimParams, ops: VectorOps = EXACT):  # fmt: skip
     """Impulse and position correction of one joint (§2.7); ``k`` and ``jt`` hold that slot.
 
     Args:
@@ -261,7 +263,7 @@ def joint_impulses(pos_a, pos_b, va, vb, wa, wb, k: JointConstants, jt: Joint, r
     jp = (p_a / ma1 + p_b / mb1) / (1.0 / ma1 + 1.0 / mb1)
     jp = jnp.where(ma == 0, p_a, jnp.where(mb == 0, p_b, jp))
     vrel = (vb + _sv(wb, jp - pos_b)) - (va + _sv(wa, jp - pos_a))
-    d = vrel / zero_to_one(_norm(vrel))
+    d = vrel / zero_to_one(ops.norm(vrel))
     imp = vrel + params.baumgarte_coefficient_joints_v * (p_b - p_a)
     ca, cb = _cross(r_a, d), _cross(r_b, d)
     imp = imp / zero_to_one(big_m + (ca * ca * ia + cb * cb * ib))

@@ -22,6 +22,7 @@ from kinetix.environment import ActionType, ObservationType
 
 _ENV_SIZES = ("s", "m", "l")
 _TRAIN_LEVEL_MODES = ("random", "list", "random_all", "dummy")
+_NUMERICS = ("exact", "fast")
 _UED_METHODS = ("none", "plr", "accel")
 
 C = TypeVar("C")
@@ -162,6 +163,9 @@ def validate_config(config: Any) -> None:
         _check_choice("env.observation_type", config.env.observation_type, obs)
         acts = [t.name.lower() for t in ActionType]
         _check_choice("env.action_type", config.env.action_type, acts)
+        _check_choice(
+            "env.physics_numerics", getattr(config.env, "physics_numerics", "exact"), _NUMERICS
+        )
     if hasattr(config, "train_levels"):
         _check_choice(
             "train_levels.train_level_mode",

@@ -54,13 +54,15 @@ PPOLearningSettings = _mutable_schema(PPOConfig, "PPOLearningSettings")
 
 @dataclasses.dataclass
 class EnvSettings:
-    """``env`` group: observation/action types and reward shaping."""
+    """``env`` group: observation/action types, reward shaping and the physics numerics
+    (``"exact"``: the reference's trajectories; ``"fast"``: faster, differs in the last bits)."""
 
     observation_type: str = "symbolic_entity"
     action_type: str = "multi_discrete"
     dense_reward_scale: float = 0.2
     max_timesteps: int = 256
     dummy_env: bool = False
+    physics_numerics: str = "exact"
 
 
 @dataclasses.dataclass

@@ -74,6 +74,7 @@ def build_ppo(config: TrainPPOConfig) -> tuple[Any, Any, Any, Any, Any]:
         env_params,
         static,
         create_dummy_env=config.env.dummy_env,
+        physics_numerics=config.env.physics_numerics,
     )
     network = make_network(
         model_config(config),

@@ -55,7 +55,12 @@ def make_online_eval(
 
     ev = config.eval
     env = make_kinetix_env(
-        config.env.action_type, config.env.observation_type, None, env_params, static_env_params
+        config.env.action_type,
+        config.env.observation_type,
+        None,
+        env_params,
+        static_env_params,
+        physics_numerics=getattr(config.env, "physics_numerics", "exact"),
     )
     sets: dict[str, Any] = {}
     if ev.eval_levels:

@@ -291,6 +291,7 @@ def make_kinetix_env(
     static_env_params: StaticEnvParams | None = None,
     auto_reset: bool = True,
     create_dummy_env: bool = False,
+    physics_numerics: str = "exact",
 ) -> KinetixEnv:
     """Build a :class:`KinetixEnv`.
 
@@ -306,10 +307,14 @@ def make_kinetix_env(
         static_env_params: defaults to ``StaticEnvParams()`` (not a size preset).
         auto_reset: reset finished episodes inside ``step``.
         create_dummy_env: build a :class:`KinetixDummyEnv` instead.
+        physics_numerics: the engine's ``numerics``: ``"exact"`` (default) reproduces the
+            reference's trajectories (replaying recorded states and data); ``"fast"`` is
+            ~1.1-1.6x faster physics that differs from the reference in the last bits (see
+            :class:`jax2d.engine.PhysicsEngine`).
 
     Raises:
         KeyError: the observation type is not registered.
-        ValueError: unknown action type.
+        ValueError: unknown action type or ``physics_numerics``.
     """
     env_params = EnvParams() if env_params is None else env_params
     static_env_params = StaticEnvParams() if static_env_params is None else static_env_params
@@ -321,5 +326,6 @@ def make_kinetix_env(
         observation_type=obs,
         static_env_params=static_env_params,
         reset_function=reset_fn,
+        physics_engine=PhysicsEngine(static_env_params, numerics=physics_numerics),
         auto_reset=auto_reset,
     )
