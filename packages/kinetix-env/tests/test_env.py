@@ -187,9 +187,7 @@ def test_physics_numerics_is_plumbed_to_the_engine():
     # Same model: one env step (three substeps) agrees to float32 rounding.
     start = scripted_scene(STATIC)
     action = jnp.array([0.0, 0.5, 0, 0, 0.25, 0])
-    out = [
-        jax.jit(e.step)(KEY, start, action, EnvParams(), start)[1] for e in (exact, fast)
-    ]
+    out = [jax.jit(e.step)(KEY, start, action, EnvParams(), start)[1] for e in (exact, fast)]
     for a, b in zip(flatten_state(out[0]).values(), flatten_state(out[1]).values()):
         np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-5, atol=1e-5)
 
