@@ -179,6 +179,21 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def bench_numerics(session: nox.Session) -> None:
+    """Our engine's opt-in ``numerics="fast"`` vs the default ``"exact"``, in one process.
+
+    Example: ``nox -s bench_numerics -- --sizes s,m --batch 1024 --rounds 9``. Uses the newest
+    jax our packages resolve to (``KINETIX_BENCH_JAX=reference`` pins the reference's instead).
+    """
+    extra = REF_JAX if os.environ.get("KINETIX_BENCH_JAX") == "reference" else []
+    _install_local(session, ["jax2d"], test_extra_for=[], extra=extra)
+    session.run(
+        "python", str(ROOT / "benchmarks" / "engine_numerics.py"), *session.posargs,
+        env={"JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")},
+    )  # fmt: skip
+
+
+@nox.session
 def bench_env(session: nox.Session) -> None:
     """Env steps/s and compile time, ours vs kinetix-env 3.0.2, same jax. Args go to benchmarks/env.py.
 

@@ -104,7 +104,10 @@ def run(args: argparse.Namespace) -> dict:
 
     static, state = build_scene(args.size)
     params = SimParams()
-    engine = PhysicsEngine(static)
+    # The reference has no ``numerics``; ours is asked for it only when it is not the default.
+    engine = (
+        PhysicsEngine(static, numerics=args.numerics) if args.numerics else PhysicsEngine(static)
+    )
     n_actions = static.num_joints + static.num_thrusters
 
     def batched(tree):
@@ -198,6 +201,7 @@ def run(args: argparse.Namespace) -> dict:
         }
 
     result["versions"] = _versions()
+    result["numerics"] = args.numerics or "default"
     return result
 
 
@@ -211,6 +215,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parity-steps", type=int, default=0, help="roll this many steps")
     parser.add_argument(
         "--scan", type=int, default=0, help="time N steps per call inside one lax.scan (0: off)"
+    )
+    parser.add_argument(
+        "--numerics", default=None, help="our engine's numerics ('exact' or 'fast'; not for ref)"
     )
     args = parser.parse_args(argv)
 

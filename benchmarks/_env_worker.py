@@ -43,7 +43,9 @@ def _disable_persistent_cache() -> None:
     os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
 
 
-def build_env(impl: str, size: str, level_path: str, obs_type: str = "blind"):
+def build_env(
+    impl: str, size: str, level_path: str, obs_type: str = "blind", numerics: str = "exact"
+):
     """``(env, level_state, env_params, static_env_params, observation_description)``.
 
     The level is loaded by the implementation's own JSON loader; the static parameters are the
@@ -67,6 +69,7 @@ def build_env(impl: str, size: str, level_path: str, obs_type: str = "blind"):
             env_params=params,
             static_env_params=static,
             auto_reset=True,
+            physics_numerics=numerics,
         )
         if obs_type == "blind":
             obs = "blind (built in: one_hot(timestep, max_timesteps + 1))"
@@ -150,7 +153,9 @@ def run(args: argparse.Namespace) -> dict:
 
     jax.config.update("jax_enable_compilation_cache", False)
 
-    env, _level, params, static, obs_desc = build_env(args.impl, args.size, args.level, args.obs)
+    env, _level, params, static, obs_desc = build_env(
+        args.impl, args.size, args.level, args.obs, args.numerics
+    )
     batch, steps = args.batch, args.steps
 
     step_v = jax.vmap(env.step, in_axes=(0, 0, 0, None))
@@ -258,6 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed calls (at least 1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--obs", choices=OBS_TYPES, default="blind", help="both sides")
+    parser.add_argument(
+        "--numerics", choices=("exact", "fast"), default="exact", help="our physics (ours only)"
+    )
     args = parser.parse_args(argv)
 
     _disable_persistent_cache()

@@ -78,6 +78,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "goes first; the report adds the per-round ratio's median and range (the machine's "
         "speed drifts between runs, so one pair of runs can be off by tens of percent)",
     )
+    p.add_argument(
+        "--ours-numerics",
+        choices=("exact", "fast"),
+        default="exact",
+        help="our engine's numerics: 'exact' (default, the reference's trajectories) or the "
+        "opt-in 'fast'",
+    )
     p.add_argument("--only", choices=ENGINES, default=None, help="run one engine only")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per worker run")
     p.add_argument("--out", default=os.path.relpath(HERE / "results" / "engine.json"))
@@ -136,6 +143,8 @@ def run_worker(
         "--scan",
         str(args.scan if reps else 0),
     ]
+    if engine == "ours" and args.ours_numerics != "exact":
+        cmd += ["--numerics", args.ours_numerics]
     return run_json_subprocess(cmd, engine_env(engine, args), args.timeout)
 
 
@@ -276,6 +285,9 @@ def markdown(report: dict) -> str:
                 f"- {engine}: jax2d {v['jax2d']} ({v['jax2d_file']}), jax {v['jax']}, "
                 f"jaxlib {v['jaxlib']}, Python {v['python']}"
             )
+    numerics = report.get("settings", {}).get("ours_numerics", "exact")
+    if numerics != "exact":
+        out.append(f"- ours runs `PhysicsEngine(static, numerics={numerics!r})` (opt-in)")
     out.append("")
     out.append("Compile time of `jit(vmap(step))` (`.lower().compile()`, persistent cache off):")
     out.append("")
@@ -370,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
             "scan": args.scan,
             "rounds": args.rounds,
             "warmup": args.warmup,
+            "ours_numerics": args.ours_numerics,
             "parity_steps": args.parity_steps,
             "jax_platforms": os.environ.get("JAX_PLATFORMS", "cpu"),
         },

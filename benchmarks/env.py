@@ -84,6 +84,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="observation on both sides: blind (physics only) or symbolic_flat (ours needs "
         "kinetix-render installed)",
     )
+    p.add_argument(
+        "--ours-numerics",
+        choices=("exact", "fast"),
+        default="exact",
+        help="our physics engine's numerics: 'exact' (default) or the opt-in 'fast'",
+    )
     p.add_argument("--quick", action="store_true", help="size s, batches 1 and 256, short scans")
     p.add_argument("--only", choices=IMPLS, default=None, help="run one side only")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per worker run")
@@ -161,6 +167,8 @@ def run_worker(impl: str, args: argparse.Namespace, size: str, batch: int, level
         "--obs",
         args.obs,
     ]
+    if impl == "ours" and args.ours_numerics != "exact":
+        cmd += ["--numerics", args.ours_numerics]
     return run_json_subprocess(cmd, side_env(impl, args), args.timeout, RESULT_PREFIX)
 
 
@@ -284,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             "reps": args.reps,
             "warmup": args.warmup,
             "obs": args.obs,
+            "ours_numerics": args.ours_numerics,
             "action_type": "multi_discrete (env.action_type.random_action per env per step)",
             "ours_src": args.ours_src,
             "jax_platforms": os.environ.get("JAX_PLATFORMS", "cpu"),

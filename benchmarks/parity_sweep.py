@@ -207,14 +207,23 @@ def our_api() -> Api:
     )
 
 
-def make_env(api: Api, atype: str, static: Any, params: Any) -> Any:
-    """Blind-observation env with auto-reset to ``override_reset_state`` (the level)."""
+def make_env(api: Api, atype: str, static: Any, params: Any, numerics: str = "exact") -> Any:
+    """Blind-observation env with auto-reset to ``override_reset_state`` (the level).
+
+    ``numerics`` other than ``"exact"`` selects our engine's opt-in mode (compare stage only).
+    """
+    extra = {}
+    if numerics != "exact":
+        from jax2d.engine import PhysicsEngine
+
+        extra["physics_engine"] = PhysicsEngine(static, numerics=numerics)
     return api.KinetixEnv(
         action_type=api.actions[atype](params, static),
         observation_type=api.BlindObservations(params, static),
         static_env_params=static,
         reset_function=None,
         auto_reset=True,
+        **extra,
     )
 
 
@@ -581,7 +590,7 @@ def compare(args: argparse.Namespace) -> int:
         n = int(rec["meta/n"])
         for atype in ACTION_TYPES:
             t0 = time.time()
-            env = make_env(api, atype, static, params)
+            env = make_env(api, atype, static, params, args.numerics)
             actions = jnp.asarray(rec[f"{atype}/actions"])
             states = unflatten_like(template, sub(rec, f"{atype}/state"), 2)
             outs = batched_one_step(
@@ -634,8 +643,11 @@ def compare(args: argparse.Namespace) -> int:
     report["total_pass"] = total_pass
     report["failures"] = [dataclasses.asdict(f) for f in all_failures]
     report["features"] = {f"{s}/{i}": v for (s, i), v in features.items()}
-    (args.out / "compare_report.json").write_text(json.dumps(report, indent=1, default=float))
-    print(f"report: {args.out / 'compare_report.json'}")
+    report["numerics"] = args.numerics
+    suffix = "" if args.numerics == "exact" else f"-{args.numerics}"
+    path = args.out / f"compare_report{suffix}.json"
+    path.write_text(json.dumps(report, indent=1, default=float))
+    print(f"report: {path}")
     return 0 if not all_failures else 1
 
 
@@ -651,6 +663,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--atol", type=float, default=1e-5)
     ap.add_argument("--rtol", type=float, default=1e-5)
     ap.add_argument("--show", type=int, default=8, help="levels whose features are printed")
+    ap.add_argument(
+        "--numerics",
+        choices=("exact", "fast"),
+        default="exact",
+        help="our engine's numerics in the compare stage (the opt-in 'fast' is not expected to "
+        "match bit for bit)",
+    )
     args = ap.parse_args(argv)
     if args.stage == "record":
         if args.steps < max(FREE_STEPS) or args.steps <= max(CHECKPOINTS):
