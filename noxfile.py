@@ -180,7 +180,8 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def bench_numerics(session: nox.Session) -> None:
-    """Our engine's opt-in ``numerics="fast"`` vs the default ``"exact"``, in one process.
+    """Our engine's opt-in ``numerics="fast"`` and ``cpu_compiler_options()`` vs the defaults,
+    in one process.
 
     Example: ``nox -s bench_numerics -- --sizes s,m --batch 1024 --rounds 9``. Uses the newest
     jax our packages resolve to (``KINETIX_BENCH_JAX=reference`` pins the reference's instead).

@@ -1,9 +1,11 @@
-"""Our engine's opt-in ``numerics="fast"`` against the default ``"exact"``, in one process.
+"""Our engine's variants against the default, in one process: ``numerics="fast"`` and the
+per-compilation ``jax2d.compiler_options.cpu_compiler_options()`` (YNNPACK fusions off).
 
-Both variants are compiled first, then timed alternately round after round, so both see the same
-machine state (this kind of VM drifts by tens of percent between processes, which makes
-cross-process ratios of two similar programs unreliable). Reports the median per-round ratio of
-process CPU time per step (fast / exact) and each variant's median.
+All variants are compiled first, then timed in turn round after round (the order alternating),
+so all see the same machine state (this kind of VM drifts by tens of percent between processes,
+which makes cross-process ratios of similar programs unreliable). Reports each variant's median
+process CPU time per step, its compile time, and the median (and range) of the per-round ratio
+to the default (``exact``, default compile options).
 
     python benchmarks/engine_numerics.py --sizes s,m,l --batch 1024 --rounds 7
 """
@@ -37,10 +39,19 @@ def _timer(compiled, state, params, actions, calls: int):
     return run
 
 
+VARIANTS = {  # name: (numerics, YNNPACK fusions off)
+    "exact": ("exact", False),
+    "fast": ("fast", False),
+    "exact+opts": ("exact", True),
+    "fast+opts": ("fast", True),
+}
+
+
 def measure(size: str, batch: int, rounds: int, calls: int) -> dict:
     import jax
     import jax.numpy as jnp
 
+    from jax2d.compiler_options import cpu_compiler_options
     from jax2d.engine import PhysicsEngine
     from jax2d.sim_state import SimParams
 
@@ -49,26 +60,29 @@ def measure(size: str, batch: int, rounds: int, calls: int) -> dict:
     params = SimParams()
     actions = jnp.ones((batch, static.num_joints + static.num_thrusters))
     timers, compile_s = {}, {}
-    for numerics in ("exact", "fast"):
+    for name, (numerics, opts) in VARIANTS.items():
         step = jax.vmap(PhysicsEngine(static, numerics).step, in_axes=(0, None, 0))
         t0 = time.perf_counter()
-        compiled = jax.jit(step).lower(init, params, actions).compile()
-        compile_s[numerics] = time.perf_counter() - t0
+        lowered = jax.jit(step).lower(init, params, actions)
+        compiled = lowered.compile(cpu_compiler_options() if opts else None)
+        compile_s[name] = time.perf_counter() - t0
         s = init
         for _ in range(10):  # warm up, and leave the contacts of a settled scene
             s, _ = compiled(s, params, actions)
-        timers[numerics] = _timer(compiled, jax.block_until_ready(s), params, actions, calls)
-    ms = {"exact": [], "fast": []}
+        timers[name] = _timer(compiled, jax.block_until_ready(s), params, actions, calls)
+    ms = {name: [] for name in VARIANTS}
     for r in range(rounds):
-        for numerics in ("exact", "fast") if r % 2 == 0 else ("fast", "exact"):
-            ms[numerics].append(timers[numerics]())
-    ratios = [f / e for f, e in zip(ms["fast"], ms["exact"])]
+        for name in list(VARIANTS) if r % 2 == 0 else list(VARIANTS)[::-1]:
+            ms[name].append(timers[name]())
+    ratios = {
+        name: [v / e for v, e in zip(ms[name], ms["exact"])] for name in VARIANTS if name != "exact"
+    }
     return {
         "size": size,
         "batch": batch,
         "cpu_ms_per_step": {k: statistics.median(v) for k, v in ms.items()},
-        "fast_over_exact": statistics.median(ratios),
-        "ratio_range": [min(ratios), max(ratios)],
+        "over_exact": {k: statistics.median(v) for k, v in ratios.items()},
+        "over_exact_range": {k: [min(v), max(v)] for k, v in ratios.items()},
         "compile_s": compile_s,
     }
 
@@ -87,19 +101,24 @@ def main(argv: list[str] | None = None) -> int:
     calls = args.calls or (3 if args.batch >= 1024 else 10 if args.batch >= 64 else 50)
     rows = []
     print(f"jax {jax.__version__}, B = {args.batch}, {args.rounds} rounds of {calls} steps")
-    print("| size | exact CPU ms/step | fast CPU ms/step | fast / exact (range) |")
-    print("|---|---|---|---|")
+    others = [n for n in VARIANTS if n != "exact"]
+    print("| size | " + " | ".join(f"{n} CPU ms/step" for n in VARIANTS) + " | "
+          + " | ".join(f"{n} / exact" for n in others) + " | compile s (" + ", ".join(VARIANTS)
+          + ") |")  # fmt: skip
+    print("|---" * (len(VARIANTS) + len(others) + 2) + "|")
     for size in args.sizes.split(","):
         if size not in SIZES:
             p.error(f"unknown size {size!r}; expected one of {sorted(SIZES)}")
         r = measure(size, args.batch, args.rounds, calls)
         rows.append(r)
-        lo, hi = r["ratio_range"]
-        print(
-            f"| {size} | {r['cpu_ms_per_step']['exact']:.2f} | {r['cpu_ms_per_step']['fast']:.2f}"
-            f" | {r['fast_over_exact']:.2f} ({lo:.2f}–{hi:.2f}) |",
-            flush=True,
+        ms = " | ".join(f"{r['cpu_ms_per_step'][n]:.2f}" for n in VARIANTS)
+        rat = " | ".join(
+            f"{r['over_exact'][n]:.2f} ({r['over_exact_range'][n][0]:.2f}–"
+            f"{r['over_exact_range'][n][1]:.2f})"
+            for n in others
         )
+        comp = ", ".join(f"{r['compile_s'][n]:.1f}" for n in VARIANTS)
+        print(f"| {size} | {ms} | {rat} | {comp} |", flush=True)
     if args.out:
         report = {"jax": jax.__version__, "batch": args.batch, "rounds": args.rounds, "rows": rows}
         Path(args.out).write_text(json.dumps(report, indent=1) + "\n")

@@ -309,8 +309,11 @@ class PhysicsEngine:
         numerics: ``"exact"`` (default) reproduces jax2d 1.0.1's trajectories: dot products,
             norms and rotations use the reference's ops so they round as the reference does.
             ``"fast"`` (opt-in) writes them out elementwise, which XLA fuses into the surrounding
-            kernels: ~1.1-1.2x faster steps on jax 0.9 and ~1.4-1.6x on jax 0.10 (see
-            BENCHMARKS.md), same model and same contacts, but results differ in the last bits
+            kernels: 1.4-1.6x faster steps on jax 0.10 under default compile options, no
+            measurable gain on jax 0.9 or with
+            :func:`jax2d.compiler_options.cpu_compiler_options` (which speeds up the exact
+            engine more; see BENCHMARKS.md); same model and same contacts, but results differ
+            in the last bits
             and trajectories drift apart from the reference's over time (use it for training on
             fresh levels, not to replay recorded data).
 

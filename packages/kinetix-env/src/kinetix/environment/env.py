@@ -309,8 +309,8 @@ def make_kinetix_env(
         create_dummy_env: build a :class:`KinetixDummyEnv` instead.
         physics_numerics: the engine's ``numerics``: ``"exact"`` (default) reproduces the
             reference's trajectories (replaying recorded states and data); ``"fast"`` is
-            ~1.1-1.6x faster physics that differs from the reference in the last bits (see
-            :class:`jax2d.engine.PhysicsEngine`).
+            1.4-1.6x faster physics on jax 0.10 (default compile options) that differs from the
+            reference in the last bits (see :class:`jax2d.engine.PhysicsEngine`).
 
     Raises:
         KeyError: the observation type is not registered.
