@@ -312,10 +312,9 @@ class PhysicsEngine:
             kernels: 1.4-1.6x faster steps on jax 0.10 under default compile options, no
             measurable gain on jax 0.9 or with
             :func:`jax2d.compiler_options.cpu_compiler_options` (which speeds up the exact
-            engine more; see BENCHMARKS.md); same model and same contacts, but results differ
-            in the last bits
-            and trajectories drift apart from the reference's over time (use it for training on
-            fresh levels, not to replay recorded data).
+            engine more; see BENCHMARKS.md). Same model and same contacts, but results differ
+            in the last bits and trajectories drift apart from the reference's over time: use
+            it for training on fresh levels, not to replay recorded data.
 
     Attributes:
         poly_poly_pairs, circle_poly_pairs, circle_circle_pairs: the ``(n, 2)`` int32 pair tables.
