@@ -52,8 +52,9 @@ def cpu_compiler_options(backend: str | None = None) -> dict[str, str]:
         jaxlib knows the option, else ``{}``. On jax 0.10 CPU this makes the exact engine's
         vmapped step 1.7-1.9x faster (BENCHMARKS.md). Like any change of XLA version or flags,
         it changes the last bits of some results (a different dot kernel). It applies to the
-        whole compiled function: large matrix products in the same function (e.g. a policy
-        network) also leave YNNPACK, so time such programs both ways.
+        whole compiled function: large matrix products in the same function also leave
+        YNNPACK, so time such programs both ways (a PPO update with the entity transformer is
+        ~20% slower with it).
     """
     if (backend or jax.default_backend()) != "cpu":
         return {}
