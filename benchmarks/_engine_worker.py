@@ -93,6 +93,20 @@ def _versions() -> dict:
     }
 
 
+def compiler_options(spec: str) -> dict:
+    """The XLA options named by ``--compiler-options`` (``{}`` for none)."""
+    if not spec:
+        return {}
+    if spec == "jax2d":
+        from jax2d.compiler_options import cpu_compiler_options
+
+        return cpu_compiler_options()
+    options = json.loads(spec)
+    if not isinstance(options, dict):
+        raise SystemExit(f"--compiler-options must be a JSON object or 'jax2d' (got {spec!r})")
+    return options
+
+
 def run(args: argparse.Namespace) -> dict:
     import jax
     import jax.numpy as jnp
@@ -116,12 +130,13 @@ def run(args: argparse.Namespace) -> dict:
     init = jax.block_until_ready(batched(state))
     actions = jnp.ones((args.batch, n_actions), dtype=jnp.float32)
     step = jax.jit(jax.vmap(engine.step, in_axes=(0, None, 0)))
+    options = compiler_options(args.compiler_options)
 
     # Compile, measured on its own (tracing + lowering, then XLA compilation).
     t0, c0 = time.perf_counter(), time.process_time()
     lowered = step.lower(init, params, actions)
     t1 = time.perf_counter()
-    compiled = lowered.compile()
+    compiled = lowered.compile(options or None)
     t2, c2 = time.perf_counter(), time.process_time()
 
     result = {
@@ -149,7 +164,7 @@ def run(args: argparse.Namespace) -> dict:
                 return jax.lax.scan(lambda s, _: (step(s, params, actions)[0], None), s, None,
                                     length=args.scan)[0]  # fmt: skip
 
-            scanned = jax.jit(rollout).lower(s).compile()
+            scanned = jax.jit(rollout).lower(s).compile(options or None)
             jax.block_until_ready(scanned(s))
 
             def run_steps(s, *_):
@@ -202,6 +217,7 @@ def run(args: argparse.Namespace) -> dict:
 
     result["versions"] = _versions()
     result["numerics"] = args.numerics or "default"
+    result["compiler_options"] = options
     return result
 
 
@@ -218,6 +234,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--numerics", default=None, help="our engine's numerics ('exact' or 'fast'; not for ref)"
+    )
+    parser.add_argument(
+        "--compiler-options",
+        default="",
+        help="XLA options for the jit: a JSON object, or 'jax2d' for our "
+        "jax2d.compiler_options.cpu_compiler_options() (not for ref)",
     )
     args = parser.parse_args(argv)
 

@@ -1,14 +1,17 @@
 """One PPO update (default entity transformer, size s) with and without ``cpu_compiler_options()``.
 
-Every ``eqx.filter_jit`` of the trainer gets the options when the argument is ``opts``; run
-once per mode, each in a fresh interpreter (persistent compile cache off):
+Every ``eqx.filter_jit`` of the trainer gets the options when the argument is ``opts`` (or a JSON
+object of XLA options); run once per mode, each in a fresh interpreter (persistent compile cache
+off):
 
     python benchmarks/agents_compiler_options.py default
     python benchmarks/agents_compiler_options.py opts
+    python benchmarks/agents_compiler_options.py '{"xla_cpu_use_fusion_emitters": false}'
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -21,13 +24,17 @@ ENVS, STEPS = 256, 64
 
 
 def main(mode: str) -> None:
-    if mode not in ("default", "opts"):
-        raise SystemExit(f"mode must be 'default' or 'opts' (got {mode!r})")
-    if mode == "opts":
+    if mode == "default":
+        options = {}
+    elif mode == "opts":
+        options = cpu_compiler_options()
+    elif mode.startswith("{"):
+        options = json.loads(mode)
+    else:
+        raise SystemExit(f"mode must be 'default', 'opts' or a JSON object (got {mode!r})")
+    if options:
         plain = eqx.filter_jit
-        eqx.filter_jit = lambda f=None, **kw: plain(
-            f, compiler_options=cpu_compiler_options(), **kw
-        )
+        eqx.filter_jit = lambda f=None, **kw: plain(f, compiler_options=options, **kw)
     jax.config.update("jax_enable_compilation_cache", False)
     from kinetix.agents._config_schema import TrainPPOConfig
     from kinetix.agents.config import load_config

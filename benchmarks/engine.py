@@ -85,6 +85,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="our engine's numerics: 'exact' (default, the reference's trajectories) or the "
         "opt-in 'fast'",
     )
+    p.add_argument(
+        "--ours-compiler-options",
+        default="",
+        help="XLA options for our jit: a JSON object, or 'jax2d' for "
+        "jax2d.compiler_options.cpu_compiler_options() (default: none)",
+    )
+    p.add_argument(
+        "--ref-compiler-options",
+        default="",
+        help="XLA options (a JSON object) for the reference's jit (default: none)",
+    )
     p.add_argument("--only", choices=ENGINES, default=None, help="run one engine only")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per worker run")
     p.add_argument("--out", default=os.path.relpath(HERE / "results" / "engine.json"))
@@ -145,6 +156,9 @@ def run_worker(
     ]
     if engine == "ours" and args.ours_numerics != "exact":
         cmd += ["--numerics", args.ours_numerics]
+    options = args.ref_compiler_options if engine == "ref" else args.ours_compiler_options
+    if options:
+        cmd += ["--compiler-options", options]
     return run_json_subprocess(cmd, engine_env(engine, args), args.timeout)
 
 
@@ -288,6 +302,13 @@ def markdown(report: dict) -> str:
     numerics = report.get("settings", {}).get("ours_numerics", "exact")
     if numerics != "exact":
         out.append(f"- ours runs `PhysicsEngine(static, numerics={numerics!r})` (opt-in)")
+    for engine in ENGINES:
+        options = report.get("settings", {}).get(f"{engine}_compiler_options")
+        if options:
+            shown = (
+                "`jax2d.compiler_options.cpu_compiler_options()`" if options == "jax2d" else options
+            )
+            out.append(f"- {engine}'s jit is compiled with {shown}")
     out.append("")
     out.append("Compile time of `jit(vmap(step))` (`.lower().compile()`, persistent cache off):")
     out.append("")
@@ -383,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": args.rounds,
             "warmup": args.warmup,
             "ours_numerics": args.ours_numerics,
+            "ours_compiler_options": args.ours_compiler_options,
+            "ref_compiler_options": args.ref_compiler_options,
             "parity_steps": args.parity_steps,
             "jax_platforms": os.environ.get("JAX_PLATFORMS", "cpu"),
         },

@@ -227,7 +227,7 @@ def make_env(api: Api, atype: str, static: Any, params: Any, numerics: str = "ex
     )
 
 
-def segment_fn(env: Any, params: Any) -> Any:
+def segment_fn(env: Any, params: Any, compiler_options: dict | None = None) -> Any:
     """jit(vmap): run the actions of a segment with auto-reset; per-step pose/reward/done."""
 
     def one(level: Any, state: Any, actions: Any) -> Any:
@@ -238,7 +238,7 @@ def segment_fn(env: Any, params: Any) -> Any:
 
         return jax.lax.scan(body, state, actions)
 
-    return jax.jit(jax.vmap(one))
+    return jax.jit(jax.vmap(one), compiler_options=compiler_options or None)
 
 
 def flatten_traced(tree: Any) -> dict[str, Any]:
@@ -249,7 +249,7 @@ def flatten_traced(tree: Any) -> dict[str, Any]:
     }
 
 
-def one_step_fn(env: Any, params: Any) -> Any:
+def one_step_fn(env: Any, params: Any, compiler_options: dict | None = None) -> Any:
     """jit(vmap): one env step (``step_env``) and one engine substep from a state."""
     engine = env.physics_engine
 
@@ -259,12 +259,14 @@ def one_step_fn(env: Any, params: Any) -> Any:
         sub_state, manifolds = engine.step(state, params, command)
         return nxt, reward, done, info, sub_state, manifolds
 
-    return jax.jit(jax.vmap(one))
+    return jax.jit(jax.vmap(one), compiler_options=compiler_options or None)
 
 
-def free_run(env: Any, params: Any, levels: Any, actions: Any) -> tuple[dict, list[Any]]:
+def free_run(
+    env: Any, params: Any, levels: Any, actions: Any, compiler_options: dict | None = None
+) -> tuple[dict, list[Any]]:
     """Roll every level out; pose arrays at every step and the full states at ``CHECKPOINTS``."""
-    run = segment_fn(env, params)
+    run = segment_fn(env, params, compiler_options)
     n_steps = actions.shape[1]
     bounds = [*CHECKPOINTS, n_steps]
     state, states, poses, rewards, dones = levels, [], [], [], []
@@ -594,14 +596,14 @@ def compare(args: argparse.Namespace) -> int:
             actions = jnp.asarray(rec[f"{atype}/actions"])
             states = unflatten_like(template, sub(rec, f"{atype}/state"), 2)
             outs = batched_one_step(
-                one_step_fn(env, params),
+                one_step_fn(env, params, args.compiler_options),
                 states,
                 checkpoint_actions(np.asarray(actions)),
                 args.chunk,
             )
             ours = step_outputs_flat(outs, atype)
             fails, n_cases, ok = compare_one_steps(rec, ours, size, atype, args)
-            traj, _ = free_run(env, params, levels, actions)
+            traj, _ = free_run(env, params, levels, actions, args.compiler_options)
             free = free_run_stats(rec, traj, atype)
             all_failures += fails
             total_cases += n_cases
@@ -644,7 +646,9 @@ def compare(args: argparse.Namespace) -> int:
     report["failures"] = [dataclasses.asdict(f) for f in all_failures]
     report["features"] = {f"{s}/{i}": v for (s, i), v in features.items()}
     report["numerics"] = args.numerics
+    report["compiler_options"] = args.compiler_options
     suffix = "" if args.numerics == "exact" else f"-{args.numerics}"
+    suffix += "-opts" if args.compiler_options else ""
     path = args.out / f"compare_report{suffix}.json"
     path.write_text(json.dumps(report, indent=1, default=float))
     print(f"report: {path}")
@@ -669,6 +673,13 @@ def main(argv: list[str] | None = None) -> int:
         default="exact",
         help="our engine's numerics in the compare stage (the opt-in 'fast' is not expected to "
         "match bit for bit)",
+    )
+    ap.add_argument(
+        "--compiler-options",
+        type=json.loads,
+        default={},
+        help="XLA options (JSON) for our jits in the compare stage, e.g. "
+        "'{\"xla_cpu_use_fusion_emitters\": false}'; the report is then compare_report-opts.json",
     )
     args = ap.parse_args(argv)
     if args.stage == "record":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -371,10 +372,23 @@ def resync_every_step(
     return out
 
 
+def jitted_step(
+    static: StaticSimParams, numerics: str = "exact", compiler_options: dict | None = None
+) -> Any:
+    """``jax.jit(PhysicsEngine(static, numerics).step)``, compiled once per static size.
+
+    ``compiler_options`` are XLA options for that jit. Without them,
+    ``JAX2D_GOLDEN_COMPILER_OPTIONS`` (a JSON object, e.g. ``'{"xla_cpu_use_fusion_emitters":
+    false}'``) is used, to run the whole golden suite under a compile option.
+    """
+    if compiler_options is None:
+        compiler_options = json.loads(os.environ.get("JAX2D_GOLDEN_COMPILER_OPTIONS", "") or "{}")
+    return _jitted_step(static, numerics, tuple(sorted(compiler_options.items())))
+
+
 @cache
-def jitted_step(static: StaticSimParams, numerics: str = "exact") -> Any:
-    """``jax.jit(PhysicsEngine(static, numerics).step)``, compiled once per static size."""
-    return jax.jit(PhysicsEngine(static, numerics).step)
+def _jitted_step(static: StaticSimParams, numerics: str, options: tuple) -> Any:
+    return jax.jit(PhysicsEngine(static, numerics).step, compiler_options=dict(options) or None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jax2d.compiler_options import YNN_FUSIONS_OFF, _accepted, cpu_compiler_options
+from jax2d.compiler_options import (
+    CLASSIC_EMITTERS,
+    YNN_FUSIONS_OFF,
+    _accepted,
+    cpu_compiler_options,
+)
 from jax2d.engine import PhysicsEngine, create_empty_sim
 from jax2d.scene import add_circle_to_scene, add_rectangle_to_scene
 from jax2d.sim_state import SimParams, StaticSimParams
@@ -17,9 +22,25 @@ B = 64  # jaxlib 0.10.2 makes YNNPACK fusions of this vmapped step from B = 16 o
 
 def test_options_by_backend() -> None:
     assert cpu_compiler_options("gpu") == {} and cpu_compiler_options("tpu") == {}
-    assert cpu_compiler_options("cpu") == YNN_FUSIONS_OFF  # this jaxlib knows the option
-    assert cpu_compiler_options("cpu") is not YNN_FUSIONS_OFF  # callers may edit their copy
+    ynn_known = _accepted(*next(iter(YNN_FUSIONS_OFF.items())))
+    assert ynn_known == (jax.__version_info__[:2] >= (0, 10))  # added to XLA:CPU in jaxlib 0.10
+    both = cpu_compiler_options("cpu")
+    assert both == {**CLASSIC_EMITTERS, **(YNN_FUSIONS_OFF if ynn_known else {})}
+    assert cpu_compiler_options("cpu", ynn_fusions_off=False) == CLASSIC_EMITTERS
+    assert cpu_compiler_options("cpu", classic_emitters=False) == (
+        YNN_FUSIONS_OFF if ynn_known else {}
+    )
+    assert cpu_compiler_options("cpu", classic_emitters=False, ynn_fusions_off=False) == {}
+    assert cpu_compiler_options("cpu") is not cpu_compiler_options("cpu")  # callers may edit
     assert not _accepted("xla_cpu_no_such_option_for_jax2d", "")
+
+
+def test_every_option_is_accepted_by_xla() -> None:
+    """A real compile with all the options succeeds (an unknown key would fail it)."""
+    compiled = (
+        jax.jit(lambda x: x * 2.0).lower(np.ones(3, np.float32)).compile(cpu_compiler_options())
+    )
+    np.testing.assert_array_equal(np.asarray(compiled(np.ones(3, np.float32))), 2.0)
 
 
 def _batch():

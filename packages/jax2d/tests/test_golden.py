@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jax2d.compiler_options import cpu_compiler_options
 from jax2d.sim_state import SimParams, StaticSimParams
 
 
@@ -194,21 +195,27 @@ def test_resynchronised_step_50(name: str) -> None:
     _check_step(name, 50, "step51", "manifolds51")
 
 
-def test_fast_numerics_single_steps_match_the_reference() -> None:
-    """The opt-in ``numerics="fast"`` engine is the same model: from the initial state and from
-    the reference's state 50, every scene's next state and manifolds agree with the reference at
-    the golden tolerance (its free rollouts drift apart sooner, like any last-bit difference)."""
+@pytest.mark.parametrize(
+    "numerics, options",
+    [("fast", {}), ("exact", cpu_compiler_options())],
+    ids=["fast", "exact-cpu_compiler_options"],
+)
+def test_variants_single_steps_match_the_reference(numerics: str, options: dict) -> None:
+    """The opt-in ``numerics="fast"`` engine and the step compiled with
+    ``cpu_compiler_options()`` are the same model: from the initial state and from the
+    reference's state 50, every scene's next state and manifolds agree with the reference at the
+    golden tolerance (their free rollouts drift apart sooner, like any last-bit difference)."""
     failures = []
     for name in NAMES:
         fx = _fixture(name)
-        step = G.jitted_step(fx.static, "fast")
+        step = G.jitted_step(fx.static, numerics, options)
         for start, key, mkey in [(0, "step1", "manifolds1"), (50, "step51", "manifolds51")]:
             state = fx.state("init" if start == 0 else f"step{start}")
             new, man = step(state, fx.params, jnp.asarray(fx.actions[start]))
             bad = G.tolerance_failures(G.flatten(new), fx.flat(key), ATOL, RTOL)
             bad += G.tolerance_failures(G.flatten(man), fx.flat(mkey), ATOL, RTOL)
             failures += [f"{name} step {start}->{start + 1}: {d}" for d in bad[:2]]
-    assert not failures, _report("numerics='fast'", failures)
+    assert not failures, _report(f"numerics={numerics!r}, compiler options {options}", failures)
 
 
 SCENES_FILE = Path(__file__).resolve().parents[3] / "golden" / "jax2d_scenes.py"
