@@ -150,6 +150,7 @@ def _versions(impl: str) -> dict:
 def run(args: argparse.Namespace) -> dict:
     import jax
     import jax.numpy as jnp
+    from _engine_worker import compiler_options  # this script's folder is on sys.path
 
     jax.config.update("jax_enable_compilation_cache", False)
 
@@ -190,10 +191,11 @@ def run(args: argparse.Namespace) -> dict:
 
     # Compile, measured on its own (tracing + lowering, then XLA compilation).
     fn = jax.jit(rollout)
+    options = compiler_options(args.compiler_options)
     t0, c0 = time.perf_counter(), time.process_time()
     lowered = fn.lower(state0, key0, params)
     t1 = time.perf_counter()
-    compiled = lowered.compile()
+    compiled = lowered.compile(options or None)
     t2, c2 = time.perf_counter(), time.process_time()
 
     result = {
@@ -265,6 +267,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--obs", choices=OBS_TYPES, default="blind", help="both sides")
     parser.add_argument(
         "--numerics", choices=("exact", "fast"), default="exact", help="our physics (ours only)"
+    )
+    parser.add_argument(
+        "--compiler-options",
+        default="",
+        help="XLA options for the jit: a JSON object, or 'jax2d' for our "
+        "jax2d.compiler_options.cpu_compiler_options() (not for ref)",
     )
     args = parser.parse_args(argv)
 

@@ -90,6 +90,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="exact",
         help="our physics engine's numerics: 'exact' (default) or the opt-in 'fast'",
     )
+    p.add_argument(
+        "--ours-compiler-options",
+        default="",
+        help="XLA options for our jit: a JSON object, or 'jax2d' for "
+        "jax2d.compiler_options.cpu_compiler_options() (default: none)",
+    )
+    p.add_argument(
+        "--ref-compiler-options",
+        default="",
+        help="XLA options (a JSON object) for the reference's jit (default: none)",
+    )
     p.add_argument("--quick", action="store_true", help="size s, batches 1 and 256, short scans")
     p.add_argument("--only", choices=IMPLS, default=None, help="run one side only")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per worker run")
@@ -169,6 +180,9 @@ def run_worker(impl: str, args: argparse.Namespace, size: str, batch: int, level
     ]
     if impl == "ours" and args.ours_numerics != "exact":
         cmd += ["--numerics", args.ours_numerics]
+    options = args.ref_compiler_options if impl == "ref" else args.ours_compiler_options
+    if options:
+        cmd += ["--compiler-options", options]
     return run_json_subprocess(cmd, side_env(impl, args), args.timeout, RESULT_PREFIX)
 
 
@@ -293,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             "warmup": args.warmup,
             "obs": args.obs,
             "ours_numerics": args.ours_numerics,
+            "ours_compiler_options": args.ours_compiler_options,
+            "ref_compiler_options": args.ref_compiler_options,
             "action_type": "multi_discrete (env.action_type.random_action per env per step)",
             "ours_src": args.ours_src,
             "jax_platforms": os.environ.get("JAX_PLATFORMS", "cpu"),

@@ -2,8 +2,8 @@
 
 Public modules: :mod:`jax2d.sim_state` (state and parameter classes), :mod:`jax2d.engine`
 (``PhysicsEngine`` and scene utilities), :mod:`jax2d.scene` (adders), :mod:`jax2d.maths`,
-:mod:`jax2d.compiler_options` (``cpu_compiler_options()`` for ``jax.jit``: faster CPU steps on
-jax 0.10).
+:mod:`jax2d.compiler_options` (``cpu_compiler_options()`` for ``jax.jit``: faster CPU compiles,
+and faster CPU steps on jax 0.10).
 """
 
 from jax2d import compiler_options, engine, maths, scene, sim_state
