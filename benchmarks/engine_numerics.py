@@ -1,5 +1,6 @@
 """Our engine's variants against the default, in one process: ``numerics="fast"`` and the
-per-compilation ``jax2d.compiler_options.cpu_compiler_options()`` (YNNPACK fusions off).
+per-compilation ``jax2d.compiler_options.cpu_compiler_options()`` (XLA's classic emitters and,
+on jax 0.10, YNNPACK fusions off).
 
 All variants are compiled first, then timed in turn round after round (the order alternating),
 so all see the same machine state (this kind of VM drifts by tens of percent between processes,
@@ -39,7 +40,7 @@ def _timer(compiled, state, params, actions, calls: int):
     return run
 
 
-VARIANTS = {  # name: (numerics, YNNPACK fusions off)
+VARIANTS = {  # name: (numerics, compiled with cpu_compiler_options())
     "exact": ("exact", False),
     "fast": ("fast", False),
     "exact+opts": ("exact", True),

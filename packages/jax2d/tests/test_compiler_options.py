@@ -23,7 +23,9 @@ B = 64  # jaxlib 0.10.2 makes YNNPACK fusions of this vmapped step from B = 16 o
 def test_options_by_backend() -> None:
     assert cpu_compiler_options("gpu") == {} and cpu_compiler_options("tpu") == {}
     ynn_known = _accepted(*next(iter(YNN_FUSIONS_OFF.items())))
-    assert ynn_known == (jax.__version_info__[:2] >= (0, 10))  # added to XLA:CPU in jaxlib 0.10
+    if jax.__version_info__[:2] >= (0, 10):
+        assert ynn_known  # the jaxlib that makes YNNPACK fusions knows the switch
+    assert _accepted(*next(iter(CLASSIC_EMITTERS.items())))  # jaxlib 0.9 and 0.10 both know it
     both = cpu_compiler_options("cpu")
     assert both == {**CLASSIC_EMITTERS, **(YNN_FUSIONS_OFF if ynn_known else {})}
     assert cpu_compiler_options("cpu", ynn_fusions_off=False) == CLASSIC_EMITTERS
