@@ -12,8 +12,9 @@ Two XLA:CPU settings suit the physics step, which is hundreds of small elementwi
   step.
 
 These are per-compilation options, never global settings: pass them to the ``jax.jit`` that
-contains the step. They are for physics-dominated programs; a PPO update with a transformer
-compiles and runs slower with them (BENCHMARKS.md), so time such programs both ways.
+contains the step. They are for physics-dominated programs: a PPO update with a transformer
+runs ~20% slower with the YNNPACK switch (its matrix products lose YNNPACK) and no faster with
+the classic emitters (BENCHMARKS.md), so time such programs both ways.
 
 Example:
     >>> import jax, jax.numpy as jnp
