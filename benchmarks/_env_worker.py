@@ -250,6 +250,7 @@ def run(args: argparse.Namespace) -> dict:
         )
 
     result["versions"] = _versions(args.impl)
+    result["compiler_options"] = options
     return result
 
 

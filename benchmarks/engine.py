@@ -85,17 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="our engine's numerics: 'exact' (default, the reference's trajectories) or the "
         "opt-in 'fast'",
     )
-    p.add_argument(
-        "--ours-compiler-options",
-        default="",
-        help="XLA options for our jit: a JSON object, or 'jax2d' for "
-        "jax2d.compiler_options.cpu_compiler_options() (default: none)",
-    )
-    p.add_argument(
-        "--ref-compiler-options",
-        default="",
-        help="XLA options (a JSON object) for the reference's jit (default: none)",
-    )
+    add_compiler_options_arguments(p)
     p.add_argument("--only", choices=ENGINES, default=None, help="run one engine only")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per worker run")
     p.add_argument("--out", default=os.path.relpath(HERE / "results" / "engine.json"))
@@ -160,6 +150,34 @@ def run_worker(
     if options:
         cmd += ["--compiler-options", options]
     return run_json_subprocess(cmd, engine_env(engine, args), args.timeout)
+
+
+def add_compiler_options_arguments(p: argparse.ArgumentParser) -> None:
+    """``--ours-compiler-options`` and ``--ref-compiler-options`` (passed to the workers)."""
+    p.add_argument(
+        "--ours-compiler-options",
+        default="",
+        help="XLA options for our jit: a JSON object, or 'jax2d' for "
+        "jax2d.compiler_options.cpu_compiler_options() (default: none)",
+    )
+    p.add_argument(
+        "--ref-compiler-options",
+        default="",
+        help="XLA options (a JSON object) for the reference's jit (default: none)",
+    )
+
+
+def compiler_options_lines(report: dict) -> list[str]:
+    """Markdown list lines naming the XLA options each side's jit was compiled with."""
+    lines = []
+    for side in ENGINES:
+        options = report.get("settings", {}).get(f"{side}_compiler_options")
+        if options:
+            shown = (
+                "`jax2d.compiler_options.cpu_compiler_options()`" if options == "jax2d" else options
+            )
+            lines.append(f"- {side}'s jit is compiled with {shown}")
+    return lines
 
 
 def run_json_subprocess(
@@ -302,13 +320,7 @@ def markdown(report: dict) -> str:
     numerics = report.get("settings", {}).get("ours_numerics", "exact")
     if numerics != "exact":
         out.append(f"- ours runs `PhysicsEngine(static, numerics={numerics!r})` (opt-in)")
-    for engine in ENGINES:
-        options = report.get("settings", {}).get(f"{engine}_compiler_options")
-        if options:
-            shown = (
-                "`jax2d.compiler_options.cpu_compiler_options()`" if options == "jax2d" else options
-            )
-            out.append(f"- {engine}'s jit is compiled with {shown}")
+    out += compiler_options_lines(report)
     out.append("")
     out.append("Compile time of `jit(vmap(step))` (`.lower().compile()`, persistent cache off):")
     out.append("")

@@ -34,7 +34,15 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from engine import fmt, loadavg, machine, ratio, run_json_subprocess  # noqa: E402  (shared helpers)
+from engine import (  # noqa: E402  (shared helpers)
+    add_compiler_options_arguments,
+    compiler_options_lines,
+    fmt,
+    loadavg,
+    machine,
+    ratio,
+    run_json_subprocess,
+)
 
 WORKER = HERE / "_env_worker.py"
 RESULT_PREFIX = "@@ENV_BENCH_RESULT@@ "  # keep in sync with _env_worker.py
@@ -90,17 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="exact",
         help="our physics engine's numerics: 'exact' (default) or the opt-in 'fast'",
     )
-    p.add_argument(
-        "--ours-compiler-options",
-        default="",
-        help="XLA options for our jit: a JSON object, or 'jax2d' for "
-        "jax2d.compiler_options.cpu_compiler_options() (default: none)",
-    )
-    p.add_argument(
-        "--ref-compiler-options",
-        default="",
-        help="XLA options (a JSON object) for the reference's jit (default: none)",
-    )
+    add_compiler_options_arguments(p)
     p.add_argument("--quick", action="store_true", help="size s, batches 1 and 256, short scans")
     p.add_argument("--only", choices=IMPLS, default=None, help="run one side only")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per worker run")
@@ -205,6 +203,7 @@ def markdown(report: dict) -> str:
             )
     if report.get("note_jax"):
         out.append(f"- **Different jax versions: {report['note_jax']}.**")
+    out += compiler_options_lines(report)
     out.append("")
     out.append("Levels (each side's own JSON loader, `reset_fn` returns the level, auto-reset on):")
     for size, path in report["levels"].items():
